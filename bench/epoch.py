@@ -1,0 +1,85 @@
+"""Epoch throughput of fnn_nbdev's public `fit` against the machine's own sgemm rate, measured in the same run.
+
+    python bench/epoch.py [--epochs 3] [--threads 1]
+
+Trains 784-256-128-10 (ReLU, softmax + cross-entropy), batch 128, on 60 000 synthetic float32 samples, with SGD and
+with Adam, and a variant whose first hidden layer mixes activations per neuron. Prints samples/s, the share of the
+sgemm rate (the same matmul work timed bare, and a large square sgemm as the machine's peak), and the ratios the
+project tracks: Adam step / SGD step, mixed layer / uniform layer. Nothing here is asserted: numbers are printed.
+"""
+import argparse, statistics, time
+import numpy as np
+from threadpoolctl import threadpool_limits
+from fnn_nbdev.model import FNN
+
+SIZES, BATCH, N = [784, 256, 128, 10], 128, 60_000
+
+def useful_flops_per_sample(sizes):
+    "Matmul FLOPs of one training sample: forward, weight gradients, and input gradients of every layer but the first."
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2 * (2 * sum(macs) + sum(macs[1:]))
+
+def sgemm_peak(n=1024, reps=10):
+    a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+
+def sgemm_model_shapes(reps=200):
+    "The exact matmuls of one training step, timed bare (no bias, activation, loss or update)."
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    acts = [rng.standard_normal((BATCH, s), dtype=np.float32) for s in SIZES]
+    outs = [np.empty((BATCH, s), np.float32) for s in SIZES]
+    gW = [np.empty_like(W) for W in Ws]
+    def step():
+        for i, W in enumerate(Ws): np.matmul(acts[i], W, out=outs[i + 1])
+        for i in range(len(Ws) - 1, -1, -1):
+            np.matmul(acts[i].T, acts[i + 1], out=gW[i])
+            if i: np.matmul(acts[i + 1], Ws[i].T, out=outs[i])
+    step()
+    t = time.perf_counter()
+    for _ in range(reps): step()
+    return useful_flops_per_sample(SIZES) * BATCH * reps / (time.perf_counter() - t)
+
+def epoch_seconds(model, X, y, optimizer, lr, epochs):
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        model.fit(X, y, epochs=1, batch_size=BATCH, optimizer=optimizer, lr=lr, progress=False, seed=0)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per configuration (the median is reported)")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], N)
+    with threadpool_limits(args.threads):
+        peak, shapes = sgemm_peak(), sgemm_model_shapes()
+        uniform = FNN(SIZES, "relu", seed=0)
+        mixed_acts = [["relu", "tanh", "sigmoid", "leaky_relu"] * (SIZES[1] // 4), "relu", "softmax"]  # the original project's set
+        mixed = FNN(SIZES, mixed_acts, seed=0)
+        rows = {}
+        # interleave so that drift of the machine affects every configuration alike
+        for _ in range(2):
+            for name, model, opt, lr in [("sgd", uniform, "sgd", 0.01), ("adam", uniform, "adam", 1e-3),
+                                         ("sgd, mixed layer 1", mixed, "sgd", 0.01)]:
+                rows.setdefault(name, []).append(epoch_seconds(model, X, y, opt, lr, args.epochs))
+        rows = {k: min(v) for k, v in rows.items()}
+    flops = useful_flops_per_sample(SIZES)
+    print(f"fnn_nbdev epoch benchmark: {SIZES}, batch {BATCH}, {N} float32 samples, {args.threads} BLAS thread(s)")
+    print(f"sgemm peak (1024³): {peak / 1e9:6.1f} GFLOP/s   bare matmuls of a training step: {shapes / 1e9:6.1f} GFLOP/s")
+    print(f"{'configuration':<22}{'s/epoch':>9}{'samples/s':>12}{'GFLOP/s':>9}{'% peak':>8}{'% bare':>8}")
+    for name, sec in rows.items():
+        rate = N * flops / sec
+        print(f"{name:<22}{sec:>9.3f}{N / sec:>12,.0f}{rate / 1e9:>9.1f}{100 * rate / peak:>7.1f}%{100 * rate / shapes:>7.1f}%")
+    print(f"Adam step / SGD step:          {rows['adam'] / rows['sgd']:.3f}")
+    print(f"mixed layer / uniform (SGD):   {rows['sgd, mixed layer 1'] / rows['sgd']:.3f}")
+
+if __name__ == "__main__":
+    main()
