@@ -7,15 +7,18 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/cli.html.md"""
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/18_cli.ipynb #99d9a09b
+# %% ../nbs/18_cli.ipynb #68557bdf
 import argparse, json, sys
 from pathlib import Path
 from . import __version__
-from .errors import FNNError
+from .errors import FNNError, DivergenceError
 from .data import DATASETS
 from .experiment import DEFAULT_CONFIG, make_config, run_experiment
+from .tracking import add_tracking_args, tracking_callbacks_from_args, finish_tracking
+from .sweeps import add_sweep_parser, sweep_main
+from .reports import add_report_parser, report_main
 
-# %% ../nbs/18_cli.ipynb #fde16cd8
+# %% ../nbs/18_cli.ipynb #bee8cff8
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -44,10 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--save", type=Path, help="save the trained model to this .npz file")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--json", action="store_true", help="print the final metrics as one JSON line")
+    add_tracking_args(t)
+    add_sweep_parser(sub)
+    add_report_parser(sub)
     sub.add_parser("datasets", help="list the data sets")
     return p
 
-# %% ../nbs/18_cli.ipynb #c75a71bb
+# %% ../nbs/18_cli.ipynb #32ca5583
 def _read_config(path:Path) -> dict:
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
@@ -66,22 +72,33 @@ def main(argv=None) -> int:
     if args.command == "datasets":
         for name, info in DATASETS.items(): print(f"{name:14} {info['task']:10} {info['description']}")
         return 0
-    opts = vars(args)
+    if args.command == "sweep": return sweep_main(args)
+    if args.command == "report": return report_main(args)
+    opts, cbs = vars(args), []
     try:
         cfg = _read_config(args.config) if args.config else {}
         cfg.update({k: v for k, v in opts.items() if k in DEFAULT_CONFIG})
         cfg = make_config(cfg)
-        res = run_experiment(cfg, progress=not args.no_progress)
+        cbs = tracking_callbacks_from_args(args, cfg)
+        res = run_experiment(cfg, callbacks=cbs, progress=not args.no_progress)
         if args.save: res.model.save(args.save)
+    except DivergenceError as e:
+        finish_tracking(cbs, error=e)
+        print(f"fnn train: diverged: {e}", file=sys.stderr)
+        return 1
     except (FNNError, OSError, ValueError) as e:
+        finish_tracking(cbs, error=e)
         print(f"fnn train: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        finish_tracking(cbs, error=e)
         print("fnn train: interrupted", file=sys.stderr)
         return 130
+    tracked = finish_tracking(cbs, res)
     if args.json: print(json.dumps({"config": cfg, "metrics": res.metrics}))
     else:
         print(res.model.summary().splitlines()[0])
         print(_format_metrics(res.metrics))
         if args.save: print(f"saved to {args.save}")
+        for line in tracked: print(line)
     return 0
