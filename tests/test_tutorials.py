@@ -1,0 +1,75 @@
+"""The course: every tutorial runs under nbdev-test in under a minute, opens with learning goals, ends with 2-4
+exercises, and every exercise checker accepts the right answer and says "not yet" (without raising) to wrong ones."""
+import json, re, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from fnn_nbdev.exercises import EXERCISES, Verdict, solution
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = sorted((ROOT / "nbs" / "tutorials").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(nb): return json.loads(nb.read_text())["cells"]
+def _src(cell): return "".join(cell["source"])
+def _number(nb): return int(nb.name[:2])
+
+
+def test_there_are_tutorials_numbered_in_order():
+    assert len(TUTORIALS) >= 7
+    assert [_number(nb) for nb in TUTORIALS] == list(range(1, len(TUTORIALS) + 1))
+
+
+@pytest.mark.parametrize("nb", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_shape(nb):
+    cells = _cells(nb)
+    assert cells[0]["cell_type"] == "markdown" and _src(cells[0]).startswith(f"# {_number(nb)} · ")
+    assert "> " in _src(cells[0]), "a one-line summary under the title"
+    assert "After this notebook you can" in _src(cells[1]), "learning goals come first"
+    code = [_src(c) for c in cells if c["cell_type"] == "code"]
+    assert not any(re.search(r"^#\|\s*(export|default_exp)", s, re.M) for s in code), "tutorials export nothing"
+    checks = [m for s in code for m in re.findall(r"^(check_\w+)\(", s, re.M)]
+    assert 2 <= len(checks) <= 4, checks
+    assert "## Exercises" in "".join(_src(c) for c in cells if c["cell_type"] == "markdown")
+    for name in checks:
+        ex = EXERCISES.get(name.removeprefix("check_"))
+        assert ex is not None, f"{name} is not a registered exercise"
+        assert ex["tutorial"] == _number(nb), f"{name} belongs to tutorial {ex['tutorial']}"
+    assert any("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])), "a tutorial shows figures"
+
+
+def test_every_exercise_is_used_by_its_tutorial():
+    used = {m.removeprefix("check_") for nb in TUTORIALS for c in _cells(nb) if c["cell_type"] == "code"
+            for m in re.findall(r"^(check_\w+)\(", _src(c), re.M)}
+    have = {n: ex["tutorial"] for n, ex in EXERCISES.items()}
+    written = {_number(nb) for nb in TUTORIALS}
+    assert {n for n, t in have.items() if t in written} == used
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_checker_accepts_the_solution_and_refuses_mistakes(name):
+    ex = EXERCISES[name]
+    good = ex["check"](solution(name))
+    assert isinstance(good, Verdict) and good and repr(good).startswith("✓ Correct"), repr(good)
+    for wrong in (ex["wrong"](), None, "a string", 12345, lambda *a, **k: 1 / 0):
+        v = ex["check"](wrong)                          # never raises
+        assert isinstance(v, Verdict) and not v and repr(v).startswith("✗ Not yet"), (wrong, repr(v))
+        assert len(repr(v)) > len("✗ Not yet. ") + 10, "a wrong answer gets a hint"
+
+
+def test_solution_of_an_unknown_exercise_names_the_known_ones():
+    with pytest.raises(KeyError, match="n_params"): solution("no_such_exercise")
+
+
+def test_each_tutorial_runs_in_under_a_minute():
+    "nbdev-test on the tutorial folder (slow cells included), timed per notebook; aim < 20 s each when the machine is idle."
+    bin_ = Path(sys.executable).parent
+    r = subprocess.run([str(bin_ / "nbdev-test"), "--flags", "slow", "--n-workers", "2", "--timing", "nbs/tutorials"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-5000:]
+    times = {m.group(1): int(m.group(2)) for m in re.finditer(r"(\S+\.ipynb): (\d+) secs", out)}
+    assert set(times) == {nb.name for nb in TUTORIALS}, out[-2000:]
+    slow = {k: v for k, v in times.items() if v >= 60}
+    assert not slow, f"tutorials over 60 s: {slow}"
