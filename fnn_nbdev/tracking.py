@@ -9,16 +9,16 @@ __all__ = ['STATUSES', 'fit_config', 'RunRecorder', 'Run', 'load_run', 'list_run
            'read_wandb_records', 'read_wandb_run', 'tracking_callbacks', 'finish_tracking', 'run_tracked',
            'add_tracking_args', 'tracking_callbacks_from_args', 'RunPanel', 'show_run']
 
-# %% ../nbs/13_tracking.ipynb #e4291415
+# %% ../nbs/13_tracking.ipynb #cf195381
 import json, math, os, random, struct, sys, time, traceback, warnings, zlib
 from pathlib import Path
 import numpy as np
-from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_nonneg, check_positive_int
+from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_number
 from .train import Callback, DivergenceGuard
 from .model import FNN
 from .plots import ActivationStats, plot_history
 
-# %% ../nbs/13_tracking.ipynb #209f65aa
+# %% ../nbs/13_tracking.ipynb #be1bf6fc
 def _probe(trainer, probe_size:int=256) -> ActivationStats:
     "The `ActivationStats` of this fit: the user's own if given, else one shared by all tracking callbacks."
     for cb in trainer.callbacks:
@@ -58,7 +58,7 @@ def _error_info(exc) -> dict:
     return {"type": type(exc).__name__, "message": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
 
-# %% ../nbs/13_tracking.ipynb #dee29d15
+# %% ../nbs/13_tracking.ipynb #fe6b3907
 STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
 
 def _atomic_write(path:Path, text:str):
@@ -113,6 +113,7 @@ class RunRecorder(Callback):
     def on_fit_begin(self, trainer):
         self.t0, self.started, self._outer = time.time(), True, sys.exc_info()[1]
         if self.config is None: self.config = fit_config(trainer)
+        if self.wandb_cb is None: self.wandb_cb = next((c for c in trainer.callbacks if type(c).__name__ == "WandbCallback"), None)
         resume = trainer.step > 0
         if not resume: self.rows = []
         self.summary = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid(),
@@ -156,7 +157,7 @@ class RunRecorder(Callback):
         if self._f is not None: self._safe("close history.jsonl", self._f.close); self._f = None
         self._safe("write summary.json", self._write_summary)
 
-# %% ../nbs/13_tracking.ipynb #911fcd25
+# %% ../nbs/13_tracking.ipynb #e1f42ad4
 def _read_json(path:Path, default):
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return default
@@ -202,7 +203,7 @@ def list_runs(root, status:str|None=None) -> list:
     runs = [r for r in runs if status is None or r.status == status]
     return sorted(runs, key=lambda r: (r.summary.get("started", ""), str(r.path)))
 
-# %% ../nbs/13_tracking.ipynb #aea1d8e8
+# %% ../nbs/13_tracking.ipynb #3f8b6387
 def _logged_in() -> bool:
     "Whether W&B credentials exist (WANDB_API_KEY or a netrc entry for the W&B host) — without asking anyone."
     if os.environ.get("WANDB_API_KEY"): return True
@@ -225,7 +226,7 @@ def resolve_mode(mode:str|None=None) -> str:
         mode = "offline"
     return mode
 
-# %% ../nbs/13_tracking.ipynb #87794e6a
+# %% ../nbs/13_tracking.ipynb #68f821a6
 _RENAME = {"loss": "train_loss", "val_accuracy": "val_acc"}
 
 class WandbCallback(Callback):
@@ -248,7 +249,7 @@ class WandbCallback(Callback):
                  init_kwargs:dict|None=None):    # more arguments for `wandb.init`
         self.project, self.mode, self.config, self.group, self.name = project, mode, config, group, name
         self.entity, self.tags, self.dir, self.init_kwargs = entity, tags, dir, dict(init_kwargs or {})
-        self.log_every = check_nonneg("log_every", log_every)
+        self.log_every = check_number("log_every", log_every, integer=True, low=0)
         self.histograms, self.stats, self.probe_size = histograms, stats, probe_size
         self.validation_data, self.class_names, self.finish_at_end = validation_data, class_names, finish
         self.run, self.info, self.best, self._warned, self._defined = None, {}, None, False, False
@@ -371,7 +372,7 @@ class WandbCallback(Callback):
         try: run.finish(exit_code=exit_code)
         except Exception as e: self._warn(f"finishing the run failed ({type(e).__name__}: {e})")
 
-# %% ../nbs/13_tracking.ipynb #f5fb6e2b
+# %% ../nbs/13_tracking.ipynb #af92addd
 _BLOCK, _HEADER = 32768, 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
@@ -438,7 +439,7 @@ def read_wandb_run(path, wait:float=0.0) -> dict:
         elif kind == "exit": out["exited"] = True
     return out
 
-# %% ../nbs/13_tracking.ipynb #3ab19214
+# %% ../nbs/13_tracking.ipynb #1f79d8d1
 def _wandb_mode(wandb):
     if wandb is None or wandb is False: return False
     if wandb is True or wandb == "auto": return None
@@ -495,7 +496,7 @@ def run_tracked(config:dict|None, *, run_dir, wandb=None, project:str="fnn_nbdev
     finish_tracking(cbs, res)
     return res, (load_run(run_dir) if run_dir is not None else None)
 
-# %% ../nbs/13_tracking.ipynb #e9f51b6f
+# %% ../nbs/13_tracking.ipynb #61a2f812
 def add_tracking_args(parser):
     "Add `--run-dir`, `--wandb [MODE]`, `--wandb-project`, `--wandb-group`, `--wandb-name` to an argparse parser."
     g = parser.add_argument_group("tracking")
@@ -514,7 +515,7 @@ def tracking_callbacks_from_args(args, config:dict) -> list:
                               project=getattr(args, "wandb_project", "fnn_nbdev"), group=getattr(args, "wandb_group", None),
                               name=getattr(args, "wandb_name", None), finish=False)
 
-# %% ../nbs/13_tracking.ipynb #59d664b5
+# %% ../nbs/13_tracking.ipynb #552fead7
 def _png(fig) -> bytes:
     buf = __import__("io").BytesIO(); fig.savefig(buf, format="png", dpi=80); return buf.getvalue()
 
@@ -577,6 +578,7 @@ class RunPanel(Callback):
     def on_fit_end(self, trainer):
         if self._wcb is not None: self.sync = self._wcb.info.get("sync")
         self.refresh(trainer)
+        if self.sync and self._handle is not None: print(f"This run is offline. Upload it once logged in with:\n  {self.sync}")
 
 def show_run(run=None,            # a `Run`, a W&B run (anything with `.url`), a run folder; None: a new live `RunPanel`
              *, height:int=720):
@@ -584,7 +586,7 @@ def show_run(run=None,            # a `Run`, a W&B run (anything with `.url`), a
     from IPython.display import IFrame, display
     if run is None: return RunPanel().show()
     if isinstance(run, (str, Path)): run = load_run(run)
-    url = getattr(run, "url", None)
+    url = run.info.get("url") if isinstance(run, WandbCallback) else getattr(run, "url", None)
     if url: return display(IFrame(url, width="100%", height=height))
     fig = plot_history(run, title=getattr(run, "name", None))
     sync = ((getattr(run, "summary", None) or {}).get("wandb") or {}).get("sync")
