@@ -10,7 +10,7 @@ __all__ = ['METHODS', 'DISTRIBUTIONS', 'METRICS', 'metric_key', 'load_sweep_conf
            'load_sweep', 'wandb_metric', 'wandb_sweep_config', 'wandb_sweep', 'agent_command', 'add_sweep_parser',
            'sweep_main']
 
-# %% ../nbs/14_sweeps.ipynb #2026b381
+# %% ../nbs/14_sweeps.ipynb #cb989c15
 import copy, itertools, json, math, os, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .errors import ConfigError, ArgTypeError, MissingDependencyError, FNNError,
 from .experiment import DEFAULT_CONFIG, make_config
 from .train import Callback
 
-# %% ../nbs/14_sweeps.ipynb #9805d6ed
+# %% ../nbs/14_sweeps.ipynb #1d47415f
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = {   # name -> bounds it needs
     "constant": ("value",), "categorical": ("values",), "int_uniform": ("min", "max"),
@@ -40,7 +40,7 @@ def metric_key(name) -> str:
     check_choice("metric.name", name, METRICS)
     return _METRIC_ALIASES.get(name, name)
 
-# %% ../nbs/14_sweeps.ipynb #064e6e98
+# %% ../nbs/14_sweeps.ipynb #0738009a
 def _num(key, v, **kw):
     try: return check_number(key, v, **kw)
     except FNNError as e: raise ConfigError(key, e.expected, v, e.hint) from None
@@ -119,7 +119,7 @@ def _param_specs(key:str, params, nested=False) -> dict:
             raise ConfigError(f"{key}.{k}", "a run setting (one of " + ", ".join(DEFAULT_CONFIG) + ")", params[k])
     return {k: _param_spec(f"{key}.{k}", v, nested) for k, v in params.items()}
 
-# %% ../nbs/14_sweeps.ipynb #b357d828
+# %% ../nbs/14_sweeps.ipynb #f457aca0
 def _read_yaml(path:Path):
     import yaml
     try: text = path.read_text()
@@ -194,7 +194,7 @@ def _unflatten(flat:dict) -> dict:
         d[last] = v
     return out
 
-# %% ../nbs/14_sweeps.ipynb #916d80c3
+# %% ../nbs/14_sweeps.ipynb #8888b6a7
 def _py(v):
     "A NumPy scalar as a plain Python number (configs stay JSON-able)."
     return v.item() if isinstance(v, np.generic) else v
@@ -233,7 +233,7 @@ def grid_points(space:dict) -> list:
     flat = _flat_space(space)
     return [_unflatten(dict(zip(flat, copy.deepcopy(combo)))) for combo in itertools.product(*map(_grid_values, flat.values()))]
 
-# %% ../nbs/14_sweeps.ipynb #716c3eff
+# %% ../nbs/14_sweeps.ipynb #4a554660
 def _optuna():
     try:
         import optuna
@@ -300,7 +300,7 @@ class BayesSearch:
                                                        value=value if ok else None,
                                                        state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL))
 
-# %% ../nbs/14_sweeps.ipynb #bf0abbac
+# %% ../nbs/14_sweeps.ipynb #e7071b69
 def _curve_key(metric:str, has_val:bool=True) -> str:
     "The per-epoch history key to prune on: the validation version of the sweep metric (never the test set)."
     split, _, measure = metric_key(metric).partition("_")
@@ -343,7 +343,7 @@ class Pruner(Callback):
         limit = np.median(others) if self.kind == "median" else np.quantile(others, 1 / self.eta)
         if self.sign * v > limit: trainer.stop_training, self.pruned_at = True, e
 
-# %% ../nbs/14_sweeps.ipynb #30fddffa
+# %% ../nbs/14_sweeps.ipynb #e81b2b2b
 def _final_metrics(metrics:dict) -> dict:
     return {f"{split}_{k}": float(v) for split, d in metrics.items() for k, v in d.items()}
 
@@ -388,7 +388,7 @@ def _run_trial(job:dict) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     return rec
 
-# %% ../nbs/14_sweeps.ipynb #d9efc48a
+# %% ../nbs/14_sweeps.ipynb #2791b6f9
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 def _init_worker():
@@ -429,7 +429,7 @@ def _append(path:Path, rec:dict):
     with open(path, "a") as f:
         f.write(json.dumps(rec, default=_py) + "\n"); f.flush(); os.fsync(f.fileno())
 
-# %% ../nbs/14_sweeps.ipynb #46868f6c
+# %% ../nbs/14_sweeps.ipynb #3689c074
 def _write_json(path:Path, obj):
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=_py)); os.replace(tmp, path)
@@ -455,7 +455,7 @@ def run_sweep(config,                      # sweep config (W&B schema): a dict o
               *, count:int|None=None,      # number of trials (default: all grid points, or the config's run_cap)
               workers:int=1,               # parallel worker processes (1: run the trials in this process)
               root="sweeps",               # folder holding one folder per sweep
-              wandb:str|None=None,         # W&B mode of every trial: 'offline', 'online', 'disabled' (None: tracking's default)
+              wandb:str|None=None,         # W&B mode of every trial: 'offline' or 'online' (None or 'disabled': local records only)
               project:str="fnn_nbdev",     # W&B project
               resume:bool=True,            # continue the sweep of the same config in root (False: start a new one)
               seed:int=0,                  # seed of the random draws and of optuna's sampler
@@ -572,7 +572,7 @@ def _run_parallel(todo, workers, make_job, finish):
             raise
         finally: ex.shutdown(wait=True, cancel_futures=True)
 
-# %% ../nbs/14_sweeps.ipynb #180e2cdc
+# %% ../nbs/14_sweeps.ipynb #4677888f
 class Trial:
     "One trial of a sweep: `trial_id`, `params`, `config`, `status`, `metric`, `metrics`, `seconds`, `error`, `path`."
     def __init__(self, rec:dict):
@@ -641,6 +641,9 @@ class SweepResult:
             if numeric:
                 ax.scatter(xs, y, s=18, alpha=0.8)
                 if "log" in self.space.get(name, {}).get("distribution", ""): ax.set_xscale("log")
+                elif all(isinstance(x, int) for x in xs):
+                    from matplotlib.ticker import MaxNLocator
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             else:
                 cats = sorted({_short(x) for x in xs}, key=str)
                 pos = np.array([cats.index(_short(x)) for x in xs], dtype=float)
@@ -664,7 +667,7 @@ def load_sweep(path) -> SweepResult:
     recs = {r["trial_id"]: r for r in _read_trials(path / "trials.jsonl")}
     return SweepResult(path, state, list(recs.values()))
 
-# %% ../nbs/14_sweeps.ipynb #f33efb91
+# %% ../nbs/14_sweeps.ipynb #e7394595
 _WANDB_KEYS = {"val_accuracy": "val_acc", "train_accuracy": "accuracy", "train_loss": "train_loss"}
 
 def wandb_metric(name:str) -> str:
@@ -715,7 +718,7 @@ def wandb_sweep(config,                   # sweep config: dict or YAML file
         wandb.agent(sweep_id, function=fn, count=count, project=project, entity=entity)
     return path
 
-# %% ../nbs/14_sweeps.ipynb #8490aa7b
+# %% ../nbs/14_sweeps.ipynb #9d2e455e
 def agent_command(config, params:dict) -> list:
     "The command line W&B's agent runs for `params` under the config's `command` (W&B's default without one)."
     cfg = load_sweep_config(config)
@@ -725,7 +728,7 @@ def agent_command(config, params:dict) -> list:
               "${args}": args, "${args_no_hyphens}": [a[2:] for a in args], "${args_json}": [json.dumps(params)]}
     return [part for c in command for part in macros.get(c, [c])]
 
-# %% ../nbs/14_sweeps.ipynb #5ee8f92b
+# %% ../nbs/14_sweeps.ipynb #2f45fa67
 def add_sweep_parser(subparsers):
     "Add the `sweep` command to an argparse `subparsers` object; returns its parser."
     p = subparsers.add_parser("sweep", help="run a hyperparameter sweep (W&B sweep config)",
@@ -764,5 +767,5 @@ def sweep_main(args) -> int:
     if res.best: print(f"best {res.metric}={res.best.metric:.4f} ({res.best.trial_id}): {json.dumps(res.best.params)}")
     fig = res.plot(); fig.savefig(res.path / "params.png", dpi=100)
     print(f"records: {res.path}   plot: {res.path / 'params.png'}")
-    if args.wandb == "offline": print("upload the W&B offline runs later with: wandb sync --sync-all (in the WANDB_DIR folder)")
+    if args.wandb == "offline": print(f"upload the W&B offline runs later with: wandb sync {res.path}/trial-*/wandb/offline-run-*")
     return 0 if res.best else 1

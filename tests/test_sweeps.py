@@ -98,17 +98,25 @@ def test_six_trials_two_workers_local_records_and_wandb_offline_runs(method, tmp
     fig = res.plot()
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 5                           # one panel per swept parameter
 
+def _children(pgid):
+    "Processes still alive in the killed sweep's process group (spawned workers included)."
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True).stdout.split("\n")
+    return [int(l.split()[0]) for l in out if l.strip() and not l.split()[1].startswith("Z")]
+
 SCRIPT = """
 import sys, json
 from fnn_nbdev.sweeps import run_sweep
 run_sweep(json.loads(sys.argv[1]), count=8, workers=2, root=sys.argv[2], wandb="disabled", progress=False)
 """
 
-def test_killed_sweep_resumes_without_repeating_a_trial(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_killed_sweep_resumes_without_repeating_a_trial(sig, tmp_path):
+    "SIGKILL to the whole process group (a crash), or SIGINT to it (Ctrl-C in a terminal); then the sweep is resumed."
     cfg = with_(parameters={**GOOD["parameters"], "epochs": {"value": 150}})
     root = tmp_path / "sweeps"
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(cfg), str(root)], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -118,12 +126,19 @@ def test_killed_sweep_resumes_without_repeating_a_trial(tmp_path):
             time.sleep(0.05)
         else: pytest.fail("the sweep did not finish two trials in time")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+        os.killpg(proc.pid, sig)
+        try: proc.wait(timeout=30)
+        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
     sdir = files[0].parent
     before = {json.loads(l)["trial_id"] for l in files[0].read_text().splitlines()}
     assert 2 <= len(before) < 8
     stamps = {t: (sdir / t / "summary.json").stat().st_mtime_ns for t in before}
-    assert json.loads((sdir / "sweep.json").read_text())["status"] == "running"         # killed: never marked done
+    status = json.loads((sdir / "sweep.json").read_text())["status"]
+    if sig == signal.SIGINT: assert proc.returncode == -signal.SIGINT and status == "interrupted" and "KeyboardInterrupt" in proc.stderr.read().decode()
+    else: assert status == "running"                                                   # killed: never marked done
+    deadline = time.monotonic() + 10
+    while _children(proc.pid) and time.monotonic() < deadline: time.sleep(0.1)
+    assert not _children(proc.pid), "worker processes outlived the sweep"
     res = run_sweep(cfg, count=8, workers=2, root=root, wandb="disabled", progress=False)
     ids = [json.loads(l)["trial_id"] for l in files[0].read_text().splitlines()]
     assert sorted(ids) == [f"trial-{i:03d}" for i in range(8)]                            # each trial exactly once
