@@ -179,3 +179,17 @@ def test_cli_local_and_wandb_online(tmp_path, capsys):
     assert ag.call_args.args[0] == "q1w2e3" and ag.call_args.kwargs["count"] == 4
     args = parser.parse_args(["sweep", str(tmp_path / "nope.yaml"), "--wandb", "disabled"])
     assert args.func(args) == 2 and "config: expected a readable sweep config file" in capsys.readouterr().err
+
+def test_nested_parameters_reach_the_run(tmp_path):
+    "W&B's nested `parameters` build a dict setting (here the LR schedule), and the trial trains with it."
+    cfg = {"method": "grid", "metric": {"name": "val_acc", "goal": "maximize"},
+           "parameters": {"dataset": {"value": "moons"}, "epochs": {"value": 6}, "lr": {"value": 0.02},
+                          "lr_schedule": {"parameters": {"name": {"value": "step"}, "step_size": {"values": [2, 3]},
+                                                         "gamma": {"value": 0.5}}}}}
+    res = run_sweep(cfg, root=tmp_path, wandb="disabled", progress=False)
+    assert sorted(t.params["lr_schedule"]["step_size"] for t in res.trials) == [2, 3]
+    for t in res.trials:
+        k = t.params["lr_schedule"]["step_size"]
+        lrs = t.run.history["lr"]
+        assert lrs[:k] == pytest.approx([0.02] * k) and lrs[k] == pytest.approx(0.01)
+    assert "lr_schedule.step_size" in res.table()
