@@ -7,13 +7,13 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/errors.html.md"""
 # %% auto #0
 __all__ = ['FNNError', 'ConfigError', 'ShapeError', 'DataError', 'ArgTypeError', 'DivergenceError', 'ModelFileError',
            'MissingDependencyError', 'check_choice', 'check_number', 'check_positive_int', 'check_positive',
-           'check_nonneg', 'check_array', 'check_spec']
+           'check_nonneg', 'check_bool', 'check_array', 'check_spec']
 
-# %% ../nbs/00_errors.ipynb #2e8188ef
+# %% ../nbs/00_errors.ipynb #3c7d728a
 import math
 import numpy as np
 
-# %% ../nbs/00_errors.ipynb #a56c95f9
+# %% ../nbs/00_errors.ipynb #02253a30
 def _show(got, limit=80):
     "A short, readable rendering of the value the user gave."
     if isinstance(got, np.ndarray): return f"array of shape {got.shape} and dtype {got.dtype}"
@@ -34,7 +34,7 @@ class FNNError(Exception):
     def __reduce__(self):  # keep errors picklable (they cross process boundaries in sweeps)
         return (type(self), (self.arg, self.expected, self.got, self.hint))
 
-# %% ../nbs/00_errors.ipynb #cda82a75
+# %% ../nbs/00_errors.ipynb #49bb06cf
 class ConfigError(FNNError, ValueError):
     "A setting has a bad value: an unknown name, a non-positive size or learning rate, an invalid combination."
 
@@ -56,7 +56,7 @@ class ModelFileError(FNNError, ValueError):
 class MissingDependencyError(FNNError, ImportError):
     "An optional package is needed for this feature; the message says which extra to install."
 
-# %% ../nbs/00_errors.ipynb #c3809e64
+# %% ../nbs/00_errors.ipynb #537b2f40
 def check_choice(arg:str, value, choices):
     "Return `value` if it is one of `choices`, else raise `ConfigError` listing the valid ones."
     if isinstance(value, str) and value in choices: return value
@@ -79,7 +79,12 @@ def check_positive_int(arg:str, value): return check_number(arg, value, integer=
 def check_positive(arg:str, value): return check_number(arg, value, low=0, low_open=True)
 def check_nonneg(arg:str, value): return check_number(arg, value, low=0)
 
-# %% ../nbs/00_errors.ipynb #dde988c9
+def check_bool(arg:str, value):
+    "Return `value` as `bool` if it is True or False (also NumPy's), else raise `ArgTypeError` — `'no'` is not False."
+    if isinstance(value, (bool, np.bool_)): return bool(value)
+    raise ArgTypeError(arg, "True or False", value)
+
+# %% ../nbs/00_errors.ipynb #07b3e05d
 def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=False):
     "Convert `X` to an ndarray with one of the allowed `ndim`s, refusing non-numeric, empty or non-finite data."
     if isinstance(X, (str, bytes, dict)) or X is None: raise ArgTypeError(arg, "an array of numbers", X)
@@ -95,7 +100,7 @@ def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=F
         raise DataError(arg, "finite values", A, f"It holds {bad} NaN/inf value(s); impute or drop them first.")
     return A
 
-# %% ../nbs/00_errors.ipynb #11bd3ce1
+# %% ../nbs/00_errors.ipynb #38b3c0fb
 def check_spec(arg:str, spec, registry) -> tuple:
     "Split `'name'` or `'name:p1,p2'` into `(name, [floats])`, checking the name against `registry`."
     if not isinstance(spec, str): raise ArgTypeError(arg, "a name (string)", spec)

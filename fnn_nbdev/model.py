@@ -8,20 +8,20 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/model.html.md"""
 __all__ = ['FORMAT', 'FNN', 'forward', 'backward', 'loss_and_grads', 'train_step', 'fit', 'predict_proba', 'predict', 'evaluate',
            'config', 'from_config', 'save', 'load', 'summary']
 
-# %% ../nbs/09_model.ipynb #deab1e25
+# %% ../nbs/09_model.ipynb #0caeb8d0
 import json, math, os, zipfile
 from pathlib import Path
 import numpy as np
 from . import __version__
 from .errors import (FNNError, ConfigError, ShapeError, ArgTypeError, ModelFileError, check_array, check_choice,
-                              check_nonneg, check_number, check_positive, check_positive_int)
+                              check_nonneg, check_number, check_positive, check_positive_int, check_bool)
 from .activations import Softmax, Sigmoid, ActivationGroups
 from .layers import Dense
 from .losses import get_loss, penalty, add_penalty_grads
 from .optim import Optimizer, get_optimizer
-from .train import Trainer, ProgressBar, DivergenceGuard, LRScheduler
+from .train import Callback, Trainer, ProgressBar, DivergenceGuard, LRScheduler
 
-# %% ../nbs/09_model.ipynb #a0f96873
+# %% ../nbs/09_model.ipynb #512cadb2
 _OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
 def _layer_specs(sizes, activations, loss):
@@ -37,7 +37,7 @@ def _layer_specs(sizes, activations, loss):
         raise ConfigError("activations", f"one entry per layer ({n} for sizes {sizes})", list(activations))
     return sizes, [list(a) if isinstance(a, (list, tuple)) else a for a in activations]
 
-# %% ../nbs/09_model.ipynb #67c5b424
+# %% ../nbs/09_model.ipynb #51dc330e
 class FNN:
     "A feed-forward neural network with hand-written backpropagation."
     def __init__(self,
@@ -87,7 +87,7 @@ class FNN:
     task = property(lambda self: self.loss_fn.task, doc="'multiclass', 'binary' or 'regression', from the loss.")
     n_params = property(lambda self: sum(p.size for p in self.params), doc="Number of trainable numbers.")
 
-# %% ../nbs/09_model.ipynb #7717d6f4
+# %% ../nbs/09_model.ipynb #b972f40c
 def _prep_X(self, X, arg="X"):
     X = check_array(arg, X)
     if X.shape[1] != self.sizes[0]:
@@ -106,7 +106,7 @@ def _prep_y(self, y, n, arg="y"):
 
 FNN._prep_X, FNN._prep_y = _prep_X, _prep_y
 
-# %% ../nbs/09_model.ipynb #89b5c589
+# %% ../nbs/09_model.ipynb #0c4040a8
 def _forward(self, X):
     a = X
     for layer in self.layers: a = layer.forward(a)
@@ -149,7 +149,7 @@ def loss_and_grads(self, X, y):
 FNN._forward, FNN._backward, FNN._loss_value = _forward, _backward, _loss_value
 FNN.forward, FNN.backward, FNN.loss_and_grads = forward, backward, loss_and_grads
 
-# %% ../nbs/09_model.ipynb #a375b76e
+# %% ../nbs/09_model.ipynb #ac144241
 def _n_correct(self, a, y):
     if self.task == "multiclass":
         return int(np.count_nonzero(a.argmax(axis=1) == (y if y.ndim == 1 else y.argmax(axis=1))))
@@ -165,9 +165,13 @@ def train_step(self, Xb, yb):
 
 FNN._n_correct, FNN.train_step = _n_correct, train_step
 
-# %% ../nbs/09_model.ipynb #cc7fff29
+# %% ../nbs/09_model.ipynb #12a18c7e
 def _optimizer(self, optimizer, lr, clip_norm, clip_value):
-    if isinstance(optimizer, Optimizer): return optimizer
+    if isinstance(optimizer, Optimizer):
+        if len(optimizer.params) != len(self.params) or any(p is not q for p, q in zip(optimizer.params, self.params)):
+            raise ConfigError("optimizer", "an Optimizer built on this model's params and grads", optimizer,
+                              "Build it with get_optimizer(name, model.params, model.grads), or pass a name or a dict.")
+        return optimizer
     cfg = {"name": optimizer} if isinstance(optimizer, str) else dict(optimizer) if isinstance(optimizer, dict) else None
     if cfg is None: raise ArgTypeError("optimizer", "a name such as 'adam', a dict {'name': ..., ...} or an Optimizer", optimizer)
     if lr is not None: cfg["lr"] = check_positive("lr", lr)
@@ -192,6 +196,9 @@ def fit(self, X, y, *,
         resume:bool=False):        # continue a saved run: its optimizer state, epoch and data order
     "Train with mini-batch gradient descent; returns the `History` (one value per epoch for each metric)."
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
+    shuffle, progress = check_bool("shuffle", shuffle), check_bool("progress", progress)
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+        raise ArgTypeError("callbacks", "a list of train.Callback objects", callbacks)
     X = self._prep_X(X); y = self._prep_y(y, len(X))
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -214,8 +221,9 @@ def fit(self, X, y, *,
 
 FNN._optimizer, FNN.fit = _optimizer, fit
 
-# %% ../nbs/09_model.ipynb #8ddcfddd
+# %% ../nbs/09_model.ipynb #149d1f76
 def _chunks(self, X, chunk_size):
+    chunk_size = check_positive_int("chunk_size", chunk_size)
     for i in range(0, len(X), chunk_size):
         yield i, self._forward(X[i:i + chunk_size])
 
@@ -263,7 +271,7 @@ def evaluate(self, X, y, chunk_size:int=4096) -> dict:
 
 FNN._chunks, FNN.predict_proba, FNN.predict, FNN.evaluate = _chunks, predict_proba, predict, evaluate
 
-# %% ../nbs/09_model.ipynb #11136335
+# %% ../nbs/09_model.ipynb #45381900
 FORMAT = "fnn_nbdev.model/1"
 
 def config(self) -> dict:
@@ -277,11 +285,13 @@ def from_config(cls, cfg:dict):
     cfg = dict(cfg)
     try: sizes, activations = cfg.pop("sizes"), cfg.pop("activations")
     except KeyError as e: raise ConfigError("config", "a dict with 'sizes' and 'activations'", sorted(cfg)) from None
+    known = {"loss", "init", "l1", "l2", "seed", "dtype", "fused_softmax_ce"}
+    unknown = sorted(k for k in cfg if k not in known)
+    if unknown: raise ConfigError(f"config[{unknown[0]!r}]", "a key of FNN.config(): sizes, activations, " + ", ".join(sorted(known)), cfg[unknown[0]])
     return cls(sizes, activations, **cfg)
 
-def save(self, path, include_optimizer:bool=True):
-    "Write the model (and its optimiser and training state) to `path` atomically; returns the path."
-    path = Path(path)
+def _arrays(self, include_optimizer:bool=True) -> dict:
+    "What `save` writes: the format tag, the config and the parameters (and optimiser and training state) as arrays."
     arrays = {"format": np.array(FORMAT), "version": np.array(__version__), "config": np.array(json.dumps(self.config()))}
     arrays.update({f"param_{i}": p for i, p in enumerate(self.params)})
     if include_optimizer and self.optimizer is not None:
@@ -290,6 +300,12 @@ def save(self, path, include_optimizer:bool=True):
         arrays["optimizer_scalars"] = np.array(json.dumps({k: v for k, v in state.items() if not isinstance(v, np.ndarray)}))
         arrays.update({f"opt/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
         if self.train_state: arrays["train_state"] = np.array(json.dumps(self.train_state))
+    return arrays
+
+def save(self, path, include_optimizer:bool=True):
+    "Write the model (and its optimiser and training state) to `path` atomically; returns the path."
+    path, arrays = _path(path), self._arrays(include_optimizer)
+    if not path.parent.is_dir(): raise ModelFileError("path", "a file in an existing folder", str(path), f"Create {str(path.parent)!r} first.")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -299,11 +315,15 @@ def save(self, path, include_optimizer:bool=True):
         if tmp.exists(): tmp.unlink()
     return path
 
-FNN.config, FNN.from_config, FNN.save = config, classmethod(from_config), save
+FNN.config, FNN.from_config, FNN._arrays, FNN.save = config, classmethod(from_config), _arrays, save
 
-# %% ../nbs/09_model.ipynb #474e1ad2
+# %% ../nbs/09_model.ipynb #7285b99c
+def _path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)): raise ArgTypeError("path", "a file path (str or pathlib.Path)", path)
+    return Path(path)
+
 def _read_npz(path):
-    path = Path(path)
+    path = _path(path)
     if not path.is_file(): raise ModelFileError("path", "an existing model file", str(path))
     bad = lambda why: ModelFileError("path", "a model file written by FNN.save (.npz)", str(path), why)
     with open(path, "rb") as f: magic = f.read(6)
@@ -324,7 +344,10 @@ def _read_npz(path):
 
 def load(cls, path):
     "Load a model saved with `save`: architecture, weights, and (if saved) optimiser and training state."
-    data = _read_npz(path)
+    return cls._from_arrays(_read_npz(path), path)
+
+def _from_arrays(cls, data:dict, path="<memory>"):
+    "Rebuild a model from `_arrays()`'s dict, checking every part (as read from a file)."
     bad = lambda why: ModelFileError("path", "a model file written by FNN.save", str(path), why)
     if str(data.get("format", "")) != FORMAT: raise bad(f"It is an .npz archive without an fnn_nbdev model (format {FORMAT!r} missing).")
     try: model = cls.from_config(json.loads(str(data["config"])))
@@ -345,9 +368,15 @@ def load(cls, path):
         if "train_state" in data: model.train_state = json.loads(str(data["train_state"]))
     return model
 
-FNN.load = classmethod(load)
+def _unpickle(arrays): return FNN._from_arrays(arrays)
 
-# %% ../nbs/09_model.ipynb #4695d708
+def __reduce__(self):
+    "Pickle as the arrays `save` writes: no scratch buffers, and fresh writeable arrays when unpickled (also from a read-only memory map)."
+    return (_unpickle, (self._arrays(True),))
+
+FNN.load, FNN._from_arrays, FNN.__reduce__ = classmethod(load), classmethod(_from_arrays), __reduce__
+
+# %% ../nbs/09_model.ipynb #7839a2e0
 def summary(self) -> str:
     "A table of the layers: shapes, activations and parameter counts."
     rows = [("layer", "shape", "activation", "params")]
