@@ -96,3 +96,17 @@ def test_feature_names_in_with_a_data_frame():
     assert list(est.feature_names_in_) == ["age", "height", "weight"]
     with pytest.warns(UserWarning, match="feature names"): est.predict(Xr[:3])
     with pytest.raises(ValueError, match="feature names"): est.predict(df[["height", "age", "weight"]])
+
+def test_string_and_non_contiguous_labels_and_partial_fit():
+    labels = np.array([-3, 7, 40])[(Xc[:, 0] > 0.3).astype(int) + (Xc[:, 1] > 0).astype(int)]
+    est = FNNClassifier((16,), lr=1e-2, random_state=0)
+    for _ in range(20):
+        for part in np.array_split(np.arange(len(Xc)), 3): est.partial_fit(Xc[part], labels[part], classes=[-3, 7, 40])
+    assert list(est.classes_) == [-3, 7, 40] and set(est.predict(Xc)) <= {-3, 7, 40}
+    assert est.n_epochs_ == 60 and est.score(Xc, labels) > 0.8
+    with pytest.raises(FNNError, match="y: expected labels among classes_"): est.partial_fit(Xc, np.full(len(Xc), 5))
+    s = FNNClassifier((8,), epochs=5, random_state=0).fit(Xc, yc)
+    assert s.predict(Xc[:4]).dtype.kind == "U" and s.predict_proba(Xc[:4]).shape == (4, 3)
+    r = FNNRegressor((8,), random_state=0)
+    r.partial_fit(Xr, yr); r.partial_fit(Xr, yr)
+    assert r.n_epochs_ == 2 and r.predict(Xr[:2]).shape == (2,)
