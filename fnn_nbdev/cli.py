@@ -7,31 +7,21 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/cli.html.md"""
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/18_cli.ipynb #68557bdf
-import argparse, json, sys
+# %% ../nbs/18_cli.ipynb #580e126c
+import argparse, json, os, sys
 from pathlib import Path
 from . import __version__
 from .errors import FNNError, DivergenceError
 from .data import DATASETS
-from .experiment import DEFAULT_CONFIG, make_config, run_experiment
+from .experiment import DEFAULT_CONFIG, make_config, run_experiment, parse_value
 from .tracking import add_tracking_args, tracking_callbacks_from_args, finish_tracking
 from .sweeps import add_sweep_parser, sweep_main
 from .reports import add_report_parser, report_main
 
-# %% ../nbs/18_cli.ipynb #bee8cff8
+# %% ../nbs/18_cli.ipynb #2d81d61a
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-def _value(text:str):
-    "A flag's text as the JSON value it looks like: numbers, true/false/null, lists; else the string itself."
-    low = text.strip().lower()
-    if low in ("none", "null"): return None
-    if low in ("true", "false"): return low == "true"
-    try: return json.loads(text)
-    except ValueError: pass
-    if "," in text: return [_value(t) for t in text.split(",") if t.strip()]
-    return text
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fnn", description="fnn_nbdev: a feed-forward network from scratch in NumPy.")
@@ -41,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train a network. Every run setting is a flag; defaults in brackets.")
     for key, default in DEFAULT_CONFIG.items():
         flags = sorted({f"--{key}", f"--{key.replace('_', '-')}"})
-        t.add_argument(*flags, dest=key, type=_value, default=argparse.SUPPRESS, metavar="V",
+        t.add_argument(*flags, dest=key, type=parse_value, default=argparse.SUPPRESS, metavar="V",
                        help=f"[{json.dumps(default)}]")
     t.add_argument("--config", type=Path, help="a JSON or YAML file with run settings (flags override it)")
     t.add_argument("--save", type=Path, help="save the trained model to this .npz file")
@@ -53,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list the data sets")
     return p
 
-# %% ../nbs/18_cli.ipynb #32ca5583
+# %% ../nbs/18_cli.ipynb #828c17c2
 def _read_config(path:Path) -> dict:
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
@@ -79,6 +69,7 @@ def main(argv=None) -> int:
         cfg = _read_config(args.config) if args.config else {}
         cfg.update({k: v for k, v in opts.items() if k in DEFAULT_CONFIG})
         cfg = make_config(cfg)
+        if args.wandb is None and os.environ.get("WANDB_SWEEP_ID"): args.wandb = "online"   # launched by `wandb agent`
         cbs = tracking_callbacks_from_args(args, cfg)
         res = run_experiment(cfg, callbacks=cbs, progress=not args.no_progress)
         if args.save: res.model.save(args.save)

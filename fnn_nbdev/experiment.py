@@ -6,10 +6,10 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/experiment.html.md"""
 
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG', 'optimizer_config', 'make_config', 'prepare_data', 'build_model', 'ExperimentResult',
-           'run_experiment']
+           'run_experiment', 'parse_value']
 
-# %% ../nbs/11_experiment.ipynb #664926a7
-import copy, json, time
+# %% ../nbs/11_experiment.ipynb #b5381354
+import ast, copy, json, time
 import numpy as np
 from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_number, check_spec, check_bool, check_nonneg
 from .activations import get_activation
@@ -20,7 +20,7 @@ from .optim import OPTIMIZERS, _hyper_names, get_optimizer, get_schedule
 from .train import Callback, EarlyStopping, _with_horizon
 from .model import FNN
 
-# %% ../nbs/11_experiment.ipynb #19439ee6
+# %% ../nbs/11_experiment.ipynb #6ef74c31
 DEFAULT_CONFIG = dict(
     dataset="spirals",      # a name from data.DATASETS
     n_samples=None,         # generated sets only: number of samples (None: the generator's default)
@@ -47,7 +47,7 @@ DEFAULT_CONFIG = dict(
 )
 _OPT_HYPER = ("momentum", "nesterov", "beta1", "beta2", "alpha", "eps", "weight_decay")
 
-# %% ../nbs/11_experiment.ipynb #533a8cad
+# %% ../nbs/11_experiment.ipynb #f5941782
 def _hidden(cfg):
     if cfg.get("n_layers") is not None or cfg.get("width") is not None:
         n, w = cfg.get("n_layers"), cfg.get("width")
@@ -116,7 +116,7 @@ def make_config(config:dict|None=None, **overrides) -> dict:
     except (TypeError, ValueError) as e: raise ArgTypeError("config", "JSON-able values (numbers, strings, lists, dicts)", str(e)) from None
     return cfg
 
-# %% ../nbs/11_experiment.ipynb #497dfd8e
+# %% ../nbs/11_experiment.ipynb #f912997e
 def prepare_data(cfg:dict) -> dict:
     "Train/val/test arrays for a run config, standardised on the training part."
     info = DATASETS[cfg["dataset"]]
@@ -146,7 +146,7 @@ def prepare_data(cfg:dict) -> dict:
         data["scalers"] = {"X": sx.to_dict(), "y": sy.to_dict() if sy else None}
     return data
 
-# %% ../nbs/11_experiment.ipynb #3f0820f9
+# %% ../nbs/11_experiment.ipynb #2161a91e
 def build_model(cfg:dict, n_features:int, info:dict) -> FNN:
     "The `FNN` a run config describes, for `n_features` inputs and a data set described by `info`."
     task = info["task"]
@@ -183,3 +183,17 @@ def run_experiment(config:dict|None=None, *, callbacks=(), progress:bool=True, *
                      lr_schedule=cfg["lr_schedule"], clip_norm=cfg["clip_norm"])
     metrics = {k: model.evaluate(*data[k]) for k in ("train", "val", "test") if k in data}
     return ExperimentResult(cfg, model, hist.history, metrics, data, time.perf_counter() - t0)
+
+# %% ../nbs/11_experiment.ipynb #1d70869c
+def parse_value(text:str):
+    "A setting's text as the value it looks like (JSON, true/false/none, comma list, Python literal), else the text."
+    low = text.strip().lower()
+    if low in ("none", "null"): return None
+    if low in ("true", "false"): return low == "true"
+    try: return json.loads(text)
+    except ValueError: pass
+    if text.strip()[:1] in "[{(":
+        try: return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError): pass
+    if "," in text: return [parse_value(t) for t in text.split(",") if t.strip()]
+    return text

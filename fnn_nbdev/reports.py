@@ -9,16 +9,16 @@ __all__ = ['ACTIVATIONS', 'INITS', 'DEFAULT_SETUP', 'comparison_sweep', 'Compari
            'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'wandb_key', 'compare',
            'add_report_parser', 'report_main']
 
-# %% ../nbs/15_reports.ipynb #595ac9aa
+# %% ../nbs/15_reports.ipynb #2712f669
 import base64, html, io, json, math, sys, time
 from pathlib import Path
 import numpy as np
 from .errors import FNNError, ConfigError, ArgTypeError, check_number
 from .data import DATASETS
-from .experiment import DEFAULT_CONFIG, make_config
+from .experiment import DEFAULT_CONFIG, make_config, parse_value
 from .sweeps import run_sweep, metric_key
 
-# %% ../nbs/15_reports.ipynb #d59295b1
+# %% ../nbs/15_reports.ipynb #7a38f371
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 INITS = ("normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
 DEFAULT_SETUP = dict(dataset="spirals", hidden=[32, 32, 32], optimizer="sgd", momentum=0.9, lr=0.05, batch_size=32, epochs=40)
@@ -48,7 +48,7 @@ def comparison_sweep(activations=ACTIVATIONS, inits=INITS, seeds:int=3, setup:di
     return {"method": "grid", "metric": {"name": metric, "goal": goal},
             "parameters": {"activation": {"values": acts}, "init": {"values": ins}, "seed": {"values": list(range(seeds))}, **fixed}}
 
-# %% ../nbs/15_reports.ipynb #40ae08e4
+# %% ../nbs/15_reports.ipynb #da019454
 def _stack(curves:list) -> np.ndarray:
     "Curves of different lengths as rows of one array, padded with NaN."
     n = max((len(c) for c in curves), default=0)
@@ -140,7 +140,7 @@ class Comparison:
                 f"{len(self.failed)} failed; best {self.metric}={best[0]:.3f} with {best[1]} + {best[2]})")
     def _repr_markdown_(self): return self.table()
 
-# %% ../nbs/15_reports.ipynb #36cbea2e
+# %% ../nbs/15_reports.ipynb #f714f3e4
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kw):
     from matplotlib.figure import Figure
     fig = Figure(figsize=figsize, layout="constrained")
@@ -215,7 +215,7 @@ def figures(comp:Comparison) -> dict:
     return {"heatmap": plot_heatmap(comp), "curves_activation": plot_curves(comp, "activation"),
             "curves_init": plot_curves(comp, "init"), "grad_norms": plot_grad_norms(comp), "dead_units": plot_dead_units(comp)}
 
-# %% ../nbs/15_reports.ipynb #1fcca9d9
+# %% ../nbs/15_reports.ipynb #88e02aa6
 _CAPTIONS = {
     "heatmap": "Final {metric} for every activation × initialisation (mean ± std over seeds).",
     "curves_activation": "Learning curves per activation, averaged over initialisations and seeds (band: ± 1 std).",
@@ -280,7 +280,7 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
     comp.html_path, comp.md_path = html_path, md_path
     return html_path, md_path
 
-# %% ../nbs/15_reports.ipynb #7a0045de
+# %% ../nbs/15_reports.ipynb #c22a3f9e
 def wandb_report(comp:Comparison, *, project:str="fnn_nbdev", entity:str|None=None, title:str|None=None):
     "Save a W&B report of the comparison's runs (online runs + `wandb-workspaces`); returns its URL, or None with a note."
     try: import wandb_workspaces.reports.v2 as wr
@@ -311,7 +311,7 @@ def wandb_key(key:str) -> str:
     "The W&B name of a history key (the W&B callback renames `loss` and `val_accuracy`)."
     return {"loss": "train_loss", "val_accuracy": "val_acc"}.get(key, key)
 
-# %% ../nbs/15_reports.ipynb #a29ad6d0
+# %% ../nbs/15_reports.ipynb #cf217a14
 def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
             inits=INITS,               # initialiser names
             dataset:str="spirals",     # a name from data.DATASETS
@@ -342,11 +342,7 @@ def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
         print(f"report: {comp.html_path}\n        {comp.md_path}")
     return comp
 
-# %% ../nbs/15_reports.ipynb #0598cbd9
-def _value(text:str):
-    try: return json.loads(text)
-    except ValueError: return text
-
+# %% ../nbs/15_reports.ipynb #a3ad8ebb
 def add_report_parser(subparsers):
     "Add the `report` command to an argparse `subparsers` object; returns its parser."
     p = subparsers.add_parser("report", help="compare activations × initialisations; write an HTML + Markdown report",
@@ -380,7 +376,7 @@ def report_main(args) -> int:
         for item in args.set:
             k, eq, v = item.partition("=")
             if not eq: raise ConfigError("--set", "KEY=VALUE", item)
-            extra[k.strip()] = _value(v)
+            extra[k.strip()] = parse_value(v)
         setup = {"hidden": args.hidden, "optimizer": args.optimizer, "lr": args.lr, **extra}
         comp = compare(args.activations.split(","), args.inits.split(","), args.dataset, args.seeds, args.epochs,
                        config=setup, metric=args.metric, workers=args.workers, root=args.root, out=args.out,
