@@ -7,7 +7,7 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/cli.html.md"""
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/18_cli.ipynb #580e126c
+# %% ../nbs/18_cli.ipynb #737436be
 import argparse, json, os, sys
 from pathlib import Path
 from . import __version__
@@ -18,7 +18,7 @@ from .tracking import add_tracking_args, tracking_callbacks_from_args, finish_tr
 from .sweeps import add_sweep_parser, sweep_main
 from .reports import add_report_parser, report_main
 
-# %% ../nbs/18_cli.ipynb #2d81d61a
+# %% ../nbs/18_cli.ipynb #b780373e
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -43,12 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list the data sets")
     return p
 
-# %% ../nbs/18_cli.ipynb #828c17c2
+# %% ../nbs/18_cli.ipynb #9205f1fc
 def _read_config(path:Path) -> dict:
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
         import yaml
-        cfg = yaml.safe_load(text)
+        try: cfg = yaml.safe_load(text)
+        except yaml.YAMLError as e: raise ValueError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
     else: cfg = json.loads(text)
     if not isinstance(cfg, dict): raise ValueError(f"{path} does not hold a mapping of settings")
     return cfg

@@ -7,13 +7,13 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/gradcheck.html.md"""
 # %% auto #0
 __all__ = ['GradcheckReport', 'gradcheck']
 
-# %% ../nbs/10_gradcheck.ipynb #719cb43b
+# %% ../nbs/10_gradcheck.ipynb #bb2779c4
 import math
 import numpy as np
-from .errors import check_positive, check_positive_int
+from .errors import ArgTypeError, check_positive, check_positive_int
 from .model import FNN
 
-# %% ../nbs/10_gradcheck.ipynb #a8433ceb
+# %% ../nbs/10_gradcheck.ipynb #81b2afb8
 class GradcheckReport:
     "Per-parameter comparison of analytic and numeric gradients; `ok` when every relative error ≤ `tol`."
     def __init__(self, rows, tol):
@@ -40,6 +40,7 @@ def gradcheck(model, X, y, *,
               max_entries:int|None=None, # check at most this many entries per parameter (a seeded random sample)
               seed:int=0) -> GradcheckReport:
     "Compare `model`'s backpropagated gradients with central differences on a float64 copy."
+    if not isinstance(model, FNN): raise ArgTypeError("model", "an FNN", model)
     h, tol = check_positive("h", h), check_positive("tol", tol)
     if max_entries is not None: max_entries = check_positive_int("max_entries", max_entries)
     m = _float64_copy(model)

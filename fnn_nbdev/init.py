@@ -7,11 +7,11 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/init.html.md"""
 # %% auto #0
 __all__ = ['INITS', 'init_weights']
 
-# %% ../nbs/02_init.ipynb #2a4a4fc8
+# %% ../nbs/02_init.ipynb #a59aa876
 import numpy as np
-from .errors import ConfigError, check_spec, check_positive_int
+from .errors import ConfigError, check_spec, check_positive_int, check_choice
 
-# %% ../nbs/02_init.ipynb #3990c7ab
+# %% ../nbs/02_init.ipynb #afcf6b0e
 def _var_scaling(var_fn, dist):
     def init(n_in, n_out, rng):
         var = var_fn(n_in, n_out)
@@ -43,7 +43,7 @@ INITS = {
 INITS.update(glorot_uniform=INITS["xavier_uniform"], glorot_normal=INITS["xavier_normal"],
              kaiming_uniform=INITS["he_uniform"], kaiming_normal=INITS["he_normal"])
 
-# %% ../nbs/02_init.ipynb #d8845c7c
+# %% ../nbs/02_init.ipynb #a81ddb7c
 def init_weights(spec:str,          # a name from `INITS`, optionally with numbers: 'normal:0.1', 'uniform:-0.1,0.1'
                  n_in:int, n_out:int, # fan-in and fan-out of the layer
                  rng=None,          # a `np.random.Generator` or a seed
@@ -54,5 +54,6 @@ def init_weights(spec:str,          # a name from `INITS`, optionally with numbe
     if name not in ("uniform", "normal") and params:
         raise ConfigError("init", f"'{name}' without parameters", spec)
     if name == "normal" and len(params) > 1: raise ConfigError("init", "'normal' or 'normal:<std>'", spec)
+    check_choice("dtype", np.dtype(dtype).name if not isinstance(dtype, str) else dtype, {"float32", "float64"})
     rng = np.random.default_rng(rng)
     return INITS[name](n_in, n_out, rng, *params).astype(dtype)
