@@ -9,7 +9,7 @@ __all__ = ['STATUSES', 'fit_config', 'RunRecorder', 'Run', 'load_run', 'list_run
            'read_wandb_records', 'read_wandb_run', 'tracking_callbacks', 'finish_tracking', 'run_tracked',
            'add_tracking_args', 'tracking_callbacks_from_args', 'RunPanel', 'show_run']
 
-# %% ../nbs/13_tracking.ipynb #cf195381
+# %% ../nbs/13_tracking.ipynb #3f840ff2
 import json, math, os, random, struct, sys, time, traceback, warnings, zlib
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .train import Callback, DivergenceGuard
 from .model import FNN
 from .plots import ActivationStats, plot_history
 
-# %% ../nbs/13_tracking.ipynb #be1bf6fc
+# %% ../nbs/13_tracking.ipynb #51205602
 def _probe(trainer, probe_size:int=256) -> ActivationStats:
     "The `ActivationStats` of this fit: the user's own if given, else one shared by all tracking callbacks."
     for cb in trainer.callbacks:
@@ -58,7 +58,7 @@ def _error_info(exc) -> dict:
     return {"type": type(exc).__name__, "message": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
 
-# %% ../nbs/13_tracking.ipynb #fe6b3907
+# %% ../nbs/13_tracking.ipynb #94e502c7
 STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
 
 def _atomic_write(path:Path, text:str):
@@ -157,7 +157,7 @@ class RunRecorder(Callback):
         if self._f is not None: self._safe("close history.jsonl", self._f.close); self._f = None
         self._safe("write summary.json", self._write_summary)
 
-# %% ../nbs/13_tracking.ipynb #e1f42ad4
+# %% ../nbs/13_tracking.ipynb #d12489cb
 def _read_json(path:Path, default):
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return default
@@ -203,7 +203,7 @@ def list_runs(root, status:str|None=None) -> list:
     runs = [r for r in runs if status is None or r.status == status]
     return sorted(runs, key=lambda r: (r.summary.get("started", ""), str(r.path)))
 
-# %% ../nbs/13_tracking.ipynb #3f8b6387
+# %% ../nbs/13_tracking.ipynb #e20f68ca
 def _logged_in() -> bool:
     "Whether W&B credentials exist (WANDB_API_KEY or a netrc entry for the W&B host) — without asking anyone."
     if os.environ.get("WANDB_API_KEY"): return True
@@ -226,7 +226,7 @@ def resolve_mode(mode:str|None=None) -> str:
         mode = "offline"
     return mode
 
-# %% ../nbs/13_tracking.ipynb #68f821a6
+# %% ../nbs/13_tracking.ipynb #3781ee76
 _RENAME = {"loss": "train_loss", "val_accuracy": "val_acc"}
 
 class WandbCallback(Callback):
@@ -252,7 +252,7 @@ class WandbCallback(Callback):
         self.log_every = check_number("log_every", log_every, integer=True, low=0)
         self.histograms, self.stats, self.probe_size = histograms, stats, probe_size
         self.validation_data, self.class_names, self.finish_at_end = validation_data, class_names, finish
-        self.run, self.info, self.best, self._warned, self._defined = None, {}, None, False, False
+        self.run, self.info, self.best, self._warned = None, {}, None, False
 
     def _warn(self, msg):
         if not self._warned:
@@ -279,7 +279,7 @@ class WandbCallback(Callback):
             self.run = None
             return self._warn(f"wandb.init failed ({type(e).__name__}: {e})")
         finally: np.random.set_state(np_state); random.setstate(py_state)
-        self._wandb, self._step_defined = wandb, False
+        self._wandb = wandb
         folder = Path(self.run.dir).parent if mode == "offline" and getattr(self.run, "dir", None) else None
         self.info = {"mode": mode, "project": self.project, "id": getattr(self.run, "id", None),
                      "url": getattr(self.run, "url", None) if mode == "online" else None,
@@ -288,6 +288,7 @@ class WandbCallback(Callback):
         try:
             self.run.define_metric("epoch"); self.run.define_metric("step")
             self.run.define_metric("batch_loss", step_metric="step")
+            self.run.define_metric("*", step_metric="epoch")       # every other key is plotted against the epoch
         except Exception: pass
         return self.run
 
@@ -324,10 +325,6 @@ class WandbCallback(Callback):
 
     def _log_epoch(self, trainer):
         row = self.epoch_row(trainer)
-        if not self._defined:
-            for k, v in row.items():
-                if k not in ("epoch", "step") and isinstance(v, (int, float)): self.run.define_metric(k, step_metric="epoch")
-            self._defined = True
         self.run.log(row)
         key, sign = ("val_acc", -1) if "val_acc" in row else ("val_loss", 1)
         v = row.get(key)
@@ -372,7 +369,7 @@ class WandbCallback(Callback):
         try: run.finish(exit_code=exit_code)
         except Exception as e: self._warn(f"finishing the run failed ({type(e).__name__}: {e})")
 
-# %% ../nbs/13_tracking.ipynb #af92addd
+# %% ../nbs/13_tracking.ipynb #b7a68e63
 _BLOCK, _HEADER = 32768, 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
@@ -439,7 +436,7 @@ def read_wandb_run(path, wait:float=0.0) -> dict:
         elif kind == "exit": out["exited"] = True
     return out
 
-# %% ../nbs/13_tracking.ipynb #1f79d8d1
+# %% ../nbs/13_tracking.ipynb #f32e8d1f
 def _wandb_mode(wandb):
     if wandb is None or wandb is False: return False
     if wandb is True or wandb == "auto": return None
@@ -496,7 +493,7 @@ def run_tracked(config:dict|None, *, run_dir, wandb=None, project:str="fnn_nbdev
     finish_tracking(cbs, res)
     return res, (load_run(run_dir) if run_dir is not None else None)
 
-# %% ../nbs/13_tracking.ipynb #61a2f812
+# %% ../nbs/13_tracking.ipynb #07d3c71a
 def add_tracking_args(parser):
     "Add `--run-dir`, `--wandb [MODE]`, `--wandb-project`, `--wandb-group`, `--wandb-name` to an argparse parser."
     g = parser.add_argument_group("tracking")
@@ -515,7 +512,7 @@ def tracking_callbacks_from_args(args, config:dict) -> list:
                               project=getattr(args, "wandb_project", "fnn_nbdev"), group=getattr(args, "wandb_group", None),
                               name=getattr(args, "wandb_name", None), finish=False)
 
-# %% ../nbs/13_tracking.ipynb #552fead7
+# %% ../nbs/13_tracking.ipynb #d55c89e3
 def _png(fig) -> bytes:
     buf = __import__("io").BytesIO(); fig.savefig(buf, format="png", dpi=80); return buf.getvalue()
 
