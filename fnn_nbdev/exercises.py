@@ -9,13 +9,15 @@ __all__ = ['EXERCISES', 'Verdict', 'solution', 'check_n_params', 'check_layer_fo
            'check_output_delta', 'check_two_layer_grads', 'check_numeric_grad', 'check_uniform_ce',
            'check_softmax_ce_grad', 'check_bce_grad', 'check_steps_per_epoch', 'check_sgd_step', 'check_xor_model',
            'check_momentum_step', 'check_adam_first_mhat', 'check_cosine_factor', 'check_he_std', 'check_dead_fraction',
-           'check_xavier_limit', 'check_precision_recall', 'check_r2', 'check_confusion']
+           'check_xavier_limit', 'check_precision_recall', 'check_r2', 'check_confusion', 'check_wandb_val_key',
+           'check_best_epoch', 'check_diverged_status', 'check_sweep_config', 'check_log_uniform_median',
+           'check_grid_size', 'check_circle_features', 'check_playground_params']
 
-# %% ../nbs/19_exercises.ipynb #81b1c897
+# %% ../nbs/19_exercises.ipynb #35b723c3
 import math
 import numpy as np
 
-# %% ../nbs/19_exercises.ipynb #b7012c12
+# %% ../nbs/19_exercises.ipynb #e7a9e182
 class Verdict:
     "The result of a `check_…` call: truthy when the answer is right; shows ✓ or ✗ and a message."
     def __init__(self, ok:bool, message:str=""): self.ok, self.message = bool(ok), message
@@ -76,7 +78,7 @@ def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9):
 
 def _rng(seed=0): return np.random.default_rng(seed)
 
-# %% ../nbs/19_exercises.ipynb #1c4547e3
+# %% ../nbs/19_exercises.ipynb #e5a52837
 @_exercise(1, "Count the parameters of 784 → 128 → 64 → 10", solution=lambda: 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10,
            wrong=lambda: 784 * 128 + 128 * 64 + 64 * 10)
 def check_n_params(answer):
@@ -105,7 +107,7 @@ def check_leaky_relu_derivative(fn):
     return _same_function(fn, _leaky_ref, cases, "leaky_relu_derivative",
                           hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1 (not 0).")
 
-# %% ../nbs/19_exercises.ipynb #80057791
+# %% ../nbs/19_exercises.ipynb #e8e31c78
 def _delta_ref(a, y): return 2 * (a - y) * (1 - a ** 2) / a.size
 
 @_exercise(2, "δ of a tanh output layer under MSE", solution=lambda: _delta_ref, wrong=lambda: (lambda a, y: 2 * (a - y) / a.size))
@@ -163,7 +165,7 @@ def check_numeric_grad(fn):
             return Verdict(False, "Nudge each entry both ways, +h and −h, and divide by 2h — the one-sided difference is less accurate.")
     return Verdict(True, "numeric_grad agrees with central differences on three functions.")
 
-# %% ../nbs/19_exercises.ipynb #b6227684
+# %% ../nbs/19_exercises.ipynb #b9064300
 @_exercise(3, "The loss of a classifier that knows nothing", solution=lambda: math.log(10), wrong=lambda: 0.1)
 def check_uniform_ce(answer):
     "The cross-entropy loss of a 10-class classifier that gives every class probability 1/10."
@@ -195,7 +197,7 @@ def check_bce_grad(fn):
     return _same_function(fn, _bce_grad_ref, cases, "bce_grad",
                           hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
 
-# %% ../nbs/19_exercises.ipynb #21dc6aa1
+# %% ../nbs/19_exercises.ipynb #f88427d1
 @_exercise(4, "Steps per epoch", solution=lambda: 16, wrong=lambda: 15)
 def check_steps_per_epoch(answer):
     "How many optimiser steps does one epoch over 1000 samples take with batch_size=64 (the last batch is kept)?"
@@ -239,7 +241,7 @@ def check_xor_model(model):
     if acc >= 0.95: return Verdict(True, f"accuracy on fresh XOR points: {acc:.1%}.")
     return Verdict(False, f"accuracy on fresh XOR points is {acc:.1%}; aim for 95 %. Try more epochs, a larger lr, or a wider hidden layer.")
 
-# %% ../nbs/19_exercises.ipynb #1c6cf8ef
+# %% ../nbs/19_exercises.ipynb #0ae62723
 def _momentum_ref(w, g, b, lr, mu):
     b *= mu; b += g; w -= lr * b
 
@@ -269,7 +271,7 @@ def check_cosine_factor(answer):
     "The factor of `CosineDecay(T=100, min_factor=0.1)` at t = 50."
     return _number(answer, 0.55, "the factor", hint="Half a cosine from 1 down to min_factor: at half-way the cosine term is ½(1 + cos(π/2)).")
 
-# %% ../nbs/19_exercises.ipynb #e3dfbfc7
+# %% ../nbs/19_exercises.ipynb #fd264b96
 @_exercise(6, "He initialisation's standard deviation", solution=lambda: math.sqrt(2 / 512), wrong=lambda: math.sqrt(1 / 512))
 def check_he_std(answer):
     "The standard deviation of `he_normal` weights for a layer with 512 inputs and 256 outputs."
@@ -296,7 +298,7 @@ def check_xavier_limit(answer):
     return _number(answer, math.sqrt(6 / 400), "l", rtol=1e-3,
                    hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
 
-# %% ../nbs/19_exercises.ipynb #a7c7d10f
+# %% ../nbs/19_exercises.ipynb #f3eb89bc
 @_exercise(7, "Precision and recall from a confusion matrix", solution=lambda: (35 / 45, 35 / 40), wrong=lambda: (35 / 40, 35 / 45))
 def check_precision_recall(answer):
     "For C = [[50, 10], [5, 35]] (rows: true class, columns: predicted), `(precision, recall)` of class 1."
@@ -331,3 +333,96 @@ def check_confusion(fn):
     r = _rng(12)
     cases = [(r.integers(0, k, size=n), r.integers(0, k, size=n), k) for n, k in ((30, 3), (5, 2), (100, 10))]
     return _same_function(fn, _cm_ref, cases, "confusion", hint="Entry [a, b] counts samples with y_true = a and y_pred = b.")
+
+# %% ../nbs/19_exercises.ipynb #0137e679
+def _text(answer, want, what, hint):
+    if not isinstance(answer, str): return Verdict(False, f"Give {what} as a string, in quotes.")
+    if answer.strip().strip("'\"") == want: return Verdict(True, f"{what}: {want!r}.")
+    return Verdict(False, hint)
+
+@_exercise(8, "The W&B key of the validation accuracy", solution=lambda: "val_acc", wrong=lambda: "val_accuracy")
+def check_wandb_val_key(answer):
+    "The key under which `WandbCallback` logs the validation accuracy."
+    return _text(answer, "val_acc", "the key",
+                 "Not the History's name: W&B keys keep the original course project's names. Look at the keys of an epoch row.")
+
+def _best_epoch_ref(history): return int(np.argmax(history["val_accuracy"])) + 1
+
+@_exercise(8, "The best epoch of a run", solution=lambda: _best_epoch_ref,
+           wrong=lambda: (lambda history: int(np.argmax(history["val_accuracy"]))))
+def check_best_epoch(fn):
+    "`fn(history)`: the 1-based epoch with the highest `val_accuracy` (the first one on ties)."
+    if not callable(fn): return Verdict(False, "Pass your function itself.")
+    r = _rng(13)
+    cases = [{"loss": list(r.random(n)), "val_accuracy": [float(v) for v in r.integers(0, 5, n) / 5]} for n in (1, 7, 30)]
+    cases.append({"val_accuracy": [0.5, 0.9, 0.7, 0.9], "loss": [1.0, 0.5, 0.4, 0.3]})
+    for h in cases:
+        want, got = _best_epoch_ref(h), fn({k: list(v) for k, v in h.items()})
+        if got is None: return Verdict(False, "Your function returned None: did you forget `return`?")
+        if got != want:
+            off = isinstance(got, (int, np.integer)) and got == want - 1
+            return Verdict(False, "Epochs count from 1, list positions from 0." if off else
+                           f"For val_accuracy {h['val_accuracy'][:8]}… the best epoch is not {got}. On ties, take the first.")
+    return Verdict(True, "best_epoch works on 4 histories, ties included.")
+
+@_exercise(8, "The status of a run that diverged", solution=lambda: "diverged", wrong=lambda: "failed")
+def check_diverged_status(answer):
+    "The `status` in summary.json of a run whose loss became NaN or infinite."
+    return _text(answer, "diverged", "the status", "Statuses are running, finished, failed, diverged and interrupted: which one is specific to a non-finite loss?")
+
+# %% ../nbs/19_exercises.ipynb #46eb7a73
+def _sweep_ref():
+    return {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
+            "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+                           "activation": {"values": ["relu", "tanh"]}}}
+
+@_exercise(9, "Write a sweep config", solution=_sweep_ref,
+           wrong=lambda: {**_sweep_ref(), "parameters": {**_sweep_ref()["parameters"], "lr": {"distribution": "uniform", "min": 1e-4, "max": 1e-1}}})
+def check_sweep_config(cfg):
+    "A W&B sweep config: random search maximising val_accuracy over lr log-uniform in [1e-4, 1e-1] and activation relu or tanh."
+    from fnn_nbdev.sweeps import load_sweep_config
+    if not isinstance(cfg, dict): return Verdict(False, "Give the config as a dict (the same structure as the YAML).")
+    try: c = load_sweep_config(cfg)
+    except Exception as e: return Verdict(False, f"The sweep engine refuses it: {e}")
+    if c.get("method") != "random": return Verdict(False, "Use the method 'random'.")
+    if c["metric"].get("name") not in ("val_accuracy", "val_acc") or c["metric"].get("goal") != "maximize":
+        return Verdict(False, "The metric is val_accuracy, and its goal is 'maximize'.")
+    ps = c["parameters"]
+    lr, act = ps.get("lr", {}), ps.get("activation", {})
+    if lr.get("distribution") != "log_uniform_values":
+        return Verdict(False, "lr spans three orders of magnitude: draw it so that each decade is equally likely (which distribution is that?).")
+    if not (math.isclose(float(lr.get("min", 0)), 1e-4) and math.isclose(float(lr.get("max", 0)), 0.1)):
+        return Verdict(False, "lr's bounds are min 1e-4 and max 0.1 (log_uniform_values takes the values, not their logs).")
+    if sorted(act.get("values", [])) != ["relu", "tanh"]: return Verdict(False, "activation takes `values`: relu and tanh.")
+    return Verdict(True, "load_sweep_config accepts it, and it searches what was asked.")
+
+@_exercise(9, "The median of a log-uniform draw", solution=lambda: 10 ** -2.5, wrong=lambda: (1e-4 + 1e-1) / 2)
+def check_log_uniform_median(answer):
+    "The median of `log_uniform_values` between min=1e-4 and max=1e-1."
+    return _number(answer, 10 ** -2.5, "the median", rtol=1e-3,
+                   hint="log10 of the draw is uniform between −4 and −1: take the median of the exponent, then 10 to that power.")
+
+@_exercise(9, "The size of a comparison grid", solution=lambda: 75, wrong=lambda: 25)
+def check_grid_size(answer):
+    "How many runs does `compare()` train with 5 activations, 5 initialisations and seeds=3?"
+    return _number(answer, 75, "the number of runs", hint="A grid runs every combination — seeds included.")
+
+# %% ../nbs/19_exercises.ipynb #cc817b91
+def _feature_names(answer):
+    norm = lambda s: str(s).replace(" ", "").replace("^2", "²").replace("**2", "²").replace("*", "·")
+    return {norm(a) for a in answer}
+
+@_exercise(10, "Features that make the circle linear", solution=lambda: ["x1²", "x2²"], wrong=lambda: ["x1", "x2"])
+def check_circle_features(answer):
+    "The smallest set of Playground input features with which a network *without hidden layers* separates 'circle'."
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"): return Verdict(False, "Give a list of feature names, e.g. ['x1', 'sin x2'].")
+    got = _feature_names(answer)
+    if got == {"x1²", "x2²"}: return Verdict(True, "x1² + x2² is the squared radius: one threshold on it is the circle.")
+    if {"x1²", "x2²"} < got: return Verdict(False, "That works, but it is not the smallest set: which features are not needed?")
+    return Verdict(False, "The classes differ by their distance from the centre. Which features, added up with weights, give the squared distance?")
+
+@_exercise(10, "Count the Playground's parameters", solution=lambda: 25, wrong=lambda: 20)
+def check_playground_params(answer):
+    "Parameters of the default Playground network: inputs x1, x2; hidden layers of 4 and 2 tanh neurons; one sigmoid output."
+    return _number(answer, 2 * 4 + 4 + 4 * 2 + 2 + 2 * 1 + 1, "the number of parameters",
+                   hint="Three layers: 2 → 4, 4 → 2, 2 → 1, each with weights and biases (notebook 1).")

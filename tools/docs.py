@@ -104,6 +104,7 @@ def process(work:Path, quiet=False) -> dict:
                 warnings.simplefilter("ignore")
                 exec_nb(nb, dst, FilterDefaults)
             if mixed: mixed_by_nb[str(nb.relative_to(NBS))] = mixed
+            _static_widgets(dst)
     finally:
         os.environ.pop("IN_TEST", None); os.chdir(old_cwd)
     renamed = _use_output_files(work)
@@ -119,6 +120,21 @@ def process(work:Path, quiet=False) -> dict:
         print("docs: cells mixing imports and code were shown with their saved outputs, not run:")
         for nb, cells in mixed_by_nb.items(): print(f"  {nb}: " + "; ".join(c[:60] for c in cells))
     return cfg
+
+
+WIDGET_NOTE = "*An interactive widget appears here when the notebook runs in Jupyter (JupyterLab or Voilà).*"
+
+def _static_widgets(nb_path:Path):
+    "A static page cannot run widgets: show a one-line note instead of the widget's text repr (`HBox(children=…`)."
+    import json
+    nb = json.loads(nb_path.read_text())
+    changed = False
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                out["data"] = {"text/markdown": WIDGET_NOTE}; changed = True
+    if changed: nb_path.write_text(json.dumps(nb, indent=1))
 
 
 def _use_output_files(work:Path) -> dict:
