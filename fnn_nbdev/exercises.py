@@ -13,11 +13,11 @@ __all__ = ['EXERCISES', 'Verdict', 'solution', 'check_n_params', 'check_layer_fo
            'check_best_epoch', 'check_diverged_status', 'check_sweep_config', 'check_log_uniform_median',
            'check_grid_size', 'check_circle_features', 'check_playground_params']
 
-# %% ../nbs/19_exercises.ipynb #35b723c3
-import math
+# %% ../nbs/19_exercises.ipynb #f77ee1a3
+import functools, math
 import numpy as np
 
-# %% ../nbs/19_exercises.ipynb #e7a9e182
+# %% ../nbs/19_exercises.ipynb #4e6c1cdb
 class Verdict:
     "The result of a `check_…` call: truthy when the answer is right; shows ✓ or ✗ and a message."
     def __init__(self, ok:bool, message:str=""): self.ok, self.message = bool(ok), message
@@ -36,7 +36,7 @@ def _exercise(tutorial:int, title:str, solution, wrong):
             try: return check(answer)
             except Exception as e:   # the learner's function may fail in any way: report it, never raise
                 return Verdict(False, f"Checking your answer raised {type(e).__name__}: {e}")
-        checker.__name__, checker.__qualname__, checker.__doc__ = check.__name__, check.__name__, check.__doc__
+        functools.update_wrapper(checker, check)   # name, docstring and signature (`fn`, `answer`, …) of the check
         EXERCISES[name] = dict(tutorial=tutorial, title=title, check=checker, solution=solution, wrong=wrong)
         return checker
     return register
@@ -78,7 +78,7 @@ def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9):
 
 def _rng(seed=0): return np.random.default_rng(seed)
 
-# %% ../nbs/19_exercises.ipynb #e5a52837
+# %% ../nbs/19_exercises.ipynb #2eb2722e
 @_exercise(1, "Count the parameters of 784 → 128 → 64 → 10", solution=lambda: 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10,
            wrong=lambda: 784 * 128 + 128 * 64 + 64 * 10)
 def check_n_params(answer):
@@ -107,7 +107,7 @@ def check_leaky_relu_derivative(fn):
     return _same_function(fn, _leaky_ref, cases, "leaky_relu_derivative",
                           hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1 (not 0).")
 
-# %% ../nbs/19_exercises.ipynb #e8e31c78
+# %% ../nbs/19_exercises.ipynb #770d34b5
 def _delta_ref(a, y): return 2 * (a - y) * (1 - a ** 2) / a.size
 
 @_exercise(2, "δ of a tanh output layer under MSE", solution=lambda: _delta_ref, wrong=lambda: (lambda a, y: 2 * (a - y) / a.size))
@@ -165,7 +165,7 @@ def check_numeric_grad(fn):
             return Verdict(False, "Nudge each entry both ways, +h and −h, and divide by 2h — the one-sided difference is less accurate.")
     return Verdict(True, "numeric_grad agrees with central differences on three functions.")
 
-# %% ../nbs/19_exercises.ipynb #b9064300
+# %% ../nbs/19_exercises.ipynb #2484302a
 @_exercise(3, "The loss of a classifier that knows nothing", solution=lambda: math.log(10), wrong=lambda: 0.1)
 def check_uniform_ce(answer):
     "The cross-entropy loss of a 10-class classifier that gives every class probability 1/10."
@@ -197,7 +197,7 @@ def check_bce_grad(fn):
     return _same_function(fn, _bce_grad_ref, cases, "bce_grad",
                           hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
 
-# %% ../nbs/19_exercises.ipynb #f88427d1
+# %% ../nbs/19_exercises.ipynb #79b439bc
 @_exercise(4, "Steps per epoch", solution=lambda: 16, wrong=lambda: 15)
 def check_steps_per_epoch(answer):
     "How many optimiser steps does one epoch over 1000 samples take with batch_size=64 (the last batch is kept)?"
@@ -241,7 +241,7 @@ def check_xor_model(model):
     if acc >= 0.95: return Verdict(True, f"accuracy on fresh XOR points: {acc:.1%}.")
     return Verdict(False, f"accuracy on fresh XOR points is {acc:.1%}; aim for 95 %. Try more epochs, a larger lr, or a wider hidden layer.")
 
-# %% ../nbs/19_exercises.ipynb #0ae62723
+# %% ../nbs/19_exercises.ipynb #a53bd5cf
 def _momentum_ref(w, g, b, lr, mu):
     b *= mu; b += g; w -= lr * b
 
@@ -271,7 +271,7 @@ def check_cosine_factor(answer):
     "The factor of `CosineDecay(T=100, min_factor=0.1)` at t = 50."
     return _number(answer, 0.55, "the factor", hint="Half a cosine from 1 down to min_factor: at half-way the cosine term is ½(1 + cos(π/2)).")
 
-# %% ../nbs/19_exercises.ipynb #fd264b96
+# %% ../nbs/19_exercises.ipynb #5da34b49
 @_exercise(6, "He initialisation's standard deviation", solution=lambda: math.sqrt(2 / 512), wrong=lambda: math.sqrt(1 / 512))
 def check_he_std(answer):
     "The standard deviation of `he_normal` weights for a layer with 512 inputs and 256 outputs."
@@ -298,7 +298,7 @@ def check_xavier_limit(answer):
     return _number(answer, math.sqrt(6 / 400), "l", rtol=1e-3,
                    hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
 
-# %% ../nbs/19_exercises.ipynb #f3eb89bc
+# %% ../nbs/19_exercises.ipynb #371f127f
 @_exercise(7, "Precision and recall from a confusion matrix", solution=lambda: (35 / 45, 35 / 40), wrong=lambda: (35 / 40, 35 / 45))
 def check_precision_recall(answer):
     "For C = [[50, 10], [5, 35]] (rows: true class, columns: predicted), `(precision, recall)` of class 1."
@@ -334,7 +334,7 @@ def check_confusion(fn):
     cases = [(r.integers(0, k, size=n), r.integers(0, k, size=n), k) for n, k in ((30, 3), (5, 2), (100, 10))]
     return _same_function(fn, _cm_ref, cases, "confusion", hint="Entry [a, b] counts samples with y_true = a and y_pred = b.")
 
-# %% ../nbs/19_exercises.ipynb #0137e679
+# %% ../nbs/19_exercises.ipynb #a7eae2db
 def _text(answer, want, what, hint):
     if not isinstance(answer, str): return Verdict(False, f"Give {what} as a string, in quotes.")
     if answer.strip().strip("'\"") == want: return Verdict(True, f"{what}: {want!r}.")
@@ -370,7 +370,7 @@ def check_diverged_status(answer):
     "The `status` in summary.json of a run whose loss became NaN or infinite."
     return _text(answer, "diverged", "the status", "Statuses are running, finished, failed, diverged and interrupted: which one is specific to a non-finite loss?")
 
-# %% ../nbs/19_exercises.ipynb #46eb7a73
+# %% ../nbs/19_exercises.ipynb #9588a369
 def _sweep_ref():
     return {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
             "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
@@ -407,7 +407,7 @@ def check_grid_size(answer):
     "How many runs does `compare()` train with 5 activations, 5 initialisations and seeds=3?"
     return _number(answer, 75, "the number of runs", hint="A grid runs every combination — seeds included.")
 
-# %% ../nbs/19_exercises.ipynb #cc817b91
+# %% ../nbs/19_exercises.ipynb #25301b8a
 def _feature_names(answer):
     norm = lambda s: str(s).replace(" ", "").replace("^2", "²").replace("**2", "²").replace("*", "·")
     return {norm(a) for a in answer}
