@@ -8,14 +8,14 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/plots.html.md"""
 __all__ = ['plot_history', 'plot_confusion_matrix', 'plot_decision_boundary', 'plot_histograms', 'plot_weight_histograms',
            'plot_gradient_histograms', 'probe_stats', 'ActivationStats', 'plot_activation_stats']
 
-# %% ../nbs/12_plots.ipynb #01e86002
+# %% ../nbs/12_plots.ipynb #0fc9b563
 import math
 import numpy as np
 from .errors import ConfigError, ShapeError, ArgTypeError, check_array, check_choice, check_positive_int
 from .metrics import confusion_matrix
 from .train import Callback
 
-# %% ../nbs/12_plots.ipynb #a9e8c962
+# %% ../nbs/12_plots.ipynb #f3cd3612
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kw):
     "A stand-alone `Figure` (not registered with pyplot) and its axes."
     from matplotlib.figure import Figure
@@ -29,7 +29,7 @@ def _history_dict(history) -> dict:
         raise ArgTypeError("history", "a History, a Run, an ExperimentResult or a dict of lists", history)
     return h
 
-# %% ../nbs/12_plots.ipynb #86e62d24
+# %% ../nbs/12_plots.ipynb #9c3915fc
 def plot_history(history,                  # a `History`, a `Run`, an `ExperimentResult` or a dict of lists
                  metrics:list|None=None,   # panels: None for loss + accuracy (or RMSE/R² for regression)
                  *, title:str|None=None,
@@ -56,7 +56,7 @@ def plot_history(history,                  # a `History`, a `Run`, an `Experimen
     if title: fig.suptitle(title)
     return fig
 
-# %% ../nbs/12_plots.ipynb #eb51dc72
+# %% ../nbs/12_plots.ipynb #3e25921d
 def plot_confusion_matrix(y_true,                 # true labels (n,) or one-hot (n, k)
                           y_pred,                 # predicted labels (n,) or probabilities (n, k)
                           class_names=None,       # k names for the axes (default 0..k-1)
@@ -89,7 +89,7 @@ def plot_confusion_matrix(y_true,                 # true labels (n,) or one-hot 
     if title: fig.suptitle(title)
     return fig
 
-# %% ../nbs/12_plots.ipynb #c3f47707
+# %% ../nbs/12_plots.ipynb #2870d659
 def plot_decision_boundary(model,                 # a trained classifier with `predict_proba` and 2 inputs
                            X, y=None,             # the points to draw on top (n, 2) and their labels
                            *, resolution:int=200, # grid points per axis
@@ -133,7 +133,7 @@ def plot_decision_boundary(model,                 # a trained classifier with `p
     if title: ax.set_title(title)
     return fig
 
-# %% ../nbs/12_plots.ipynb #73d54c86
+# %% ../nbs/12_plots.ipynb #f94aec3c
 def _layer_arrays(model, kind):
     check_choice("kind", kind, ("weights", "gradients"))
     return [(l.W, l.b) if kind == "weights" else (l.grad_W, l.grad_b) for l in model.layers]
@@ -161,7 +161,7 @@ def plot_gradient_histograms(model, **kw):
     "`plot_histograms(model, 'gradients')`: the gradients of the last backward pass."
     return plot_histograms(model, "gradients", **kw)
 
-# %% ../nbs/12_plots.ipynb #c07a1f05
+# %% ../nbs/12_plots.ipynb #12908bf1
 def _deriv_peak(act, n_units):
     "Per unit, the largest value of the activation's derivative (on a grid of z), for the dead/saturated tests."
     z = np.linspace(-6, 6, 241)[:, None]
@@ -223,7 +223,7 @@ class ActivationStats(Callback):
         last = trainer.epoch + 1 == trainer.epochs
         if (trainer.epoch + 1) % self.every == 0 or last or trainer.stop_training: self.update(trainer)
 
-# %% ../nbs/12_plots.ipynb #88859e48
+# %% ../nbs/12_plots.ipynb #3b6ff873
 def plot_activation_stats(stats,                 # an `ActivationStats` (or its `.history` dict)
                           *, figsize=None, title:str|None=None):
     "Per layer over epochs: activation mean ± std, dead and saturated fractions, gradient norms; returns the `Figure`."
