@@ -229,3 +229,28 @@ def test_importing_tracking_and_plots_loads_neither_wandb_nor_matplotlib():
     code = "import sys, fnn_nbdev.tracking, fnn_nbdev.plots; print(sorted(m for m in ('wandb', 'matplotlib', 'ipywidgets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+def test_show_run_online_is_an_iframe_and_offline_draws_the_curves(tmp_path, monkeypatch, capsys):
+    import IPython.display as d
+    from fnn_nbdev.tracking import show_run, RunPanel
+    shown = []
+    monkeypatch.setattr(d, "display", lambda obj, **k: shown.append(obj))
+    FNN([2, 8, 3], "relu", seed=0).fit(XT, YT, epochs=3, validation_data=(XV, YV), progress=False,
+                                      callbacks=[RunRecorder(tmp_path / "r")])
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    summary["wandb"] = {"mode": "offline", "sync": "wandb sync X"}
+    (tmp_path / "r" / "summary.json").write_text(json.dumps(summary))
+    fig = show_run(tmp_path / "r")
+    assert len(fig.axes[0].lines[0].get_ydata()) == 3 and "wandb sync X" in capsys.readouterr().out
+    summary["wandb"]["url"] = "https://wandb.ai/me/p/runs/abc"
+    (tmp_path / "r" / "summary.json").write_text(json.dumps(summary))
+    show_run(tmp_path / "r")
+    assert isinstance(shown[-1], d.IFrame) and shown[-1].src == "https://wandb.ai/me/p/runs/abc"
+
+def test_probe_statistics_with_per_neuron_activations(tmp_path):
+    acts = [["relu"] * 4 + ["tanh"] * 4 + ["sigmoid"] * 4, "softmax"]
+    m = FNN([2, 12, 3], acts, seed=0)
+    m.layers[0].b[:] = -100.0                              # every hidden unit pushed into its flat region
+    m.fit(XT, YT, epochs=2, optimizer="sgd", lr=1e-9, progress=False, callbacks=[RunRecorder(tmp_path / "mixed")])
+    h = load_run(tmp_path / "mixed").history
+    assert h["dead_frac/layer1"] == [1.0, 1.0] and h["sat_frac/layer1"] == [1.0, 1.0]
