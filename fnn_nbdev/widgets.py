@@ -9,7 +9,7 @@ __all__ = ['PALETTE', 'PLAYGROUND_DATASETS', 'FEATURES', 'png', 'new_figure', 'f
            'HyperparameterPanel', 'playground_data', 'feature_matrix', 'Playground', 'central_differences',
            'pass_steps', 'StepThrough']
 
-# %% ../nbs/16_widgets.ipynb #09dd957e
+# %% ../nbs/16_widgets.ipynb #ce1786db
 import copy, inspect, json, math, struct, threading, time, zlib
 from pathlib import Path
 import numpy as np
@@ -26,7 +26,7 @@ from .train import Callback
 from .model import FNN
 from .experiment import DEFAULT_CONFIG, make_config, run_experiment
 
-# %% ../nbs/16_widgets.ipynb #3ada3f19
+# %% ../nbs/16_widgets.ipynb #2395fa57
 def png(rgb) -> bytes:
     "PNG bytes of an (h, w, 3) uint8 image."
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
@@ -47,7 +47,7 @@ def fig_png(fig) -> bytes:
     fig.canvas.draw()
     return png(np.asarray(fig.canvas.buffer_rgba())[..., :3])
 
-# %% ../nbs/16_widgets.ipynb #074a5387
+# %% ../nbs/16_widgets.ipynb #d675524a
 PALETTE = np.array([[245, 147, 34], [8, 119, 189], [46, 160, 67], [148, 103, 189], [214, 39, 40],
                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.float32)
 _WHITE = np.float32(255)
@@ -66,7 +66,7 @@ def class_colours(P, strength:float=0.85) -> np.ndarray:
     conf = (P.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
     return (_WHITE + strength * conf * (PALETTE[P.argmax(-1) % len(PALETTE)] - _WHITE)).astype(np.uint8)
 
-# %% ../nbs/16_widgets.ipynb #fb2af2ce
+# %% ../nbs/16_widgets.ipynb #1702c6c7
 def _opt_defaults(name:str) -> dict:
     return {k: p.default for k, p in inspect.signature(OPTIMIZERS[name]).parameters.items()
             if k in ("momentum", "beta1", "beta2", "weight_decay")}
@@ -85,7 +85,7 @@ class _Live(Callback):
         if self.panel._stop_requested: trainer.stop_training = True
     def on_epoch_end(self, trainer): self.panel._on_epoch(trainer)
 
-# %% ../nbs/16_widgets.ipynb #4c2c08c0
+# %% ../nbs/16_widgets.ipynb #1d20082c
 class HyperparameterPanel:
     "Choose data, architecture, optimiser and training settings; Train shows live curves and the final results."
     def __init__(self, config:dict|None=None, # a run config (see `experiment.make_config`); missing keys get defaults
@@ -219,7 +219,8 @@ class HyperparameterPanel:
         except FNNError as e:
             self.status.value = f"<span style='color:#c00'>{e}</span>"; return
         self._stop_requested, self._stop_epoch, self._trainer = False, None, None
-        self.result, self.error, self.history = None, None, {}
+        self.result, self.error, self.history, self.run, self.run_dir = None, None, {}, None, None
+        if not self.track.value: self.run_box.children = []     # no stale run record from an earlier run
         self.progress.max, self.progress.value = cfg["epochs"], 0
         self.train_button.disabled, self.stop_button.disabled = True, False
         self.status.value = "loading data…"
@@ -257,24 +258,25 @@ class HyperparameterPanel:
                 self.run_panel]
 
     def _run(self, cfg):
-        t0, tracked = time.perf_counter(), []
+        t0, tracked, msg = time.perf_counter(), [], None
         try:
             tracked = self._tracking_callbacks(cfg) if self.track.value else []
             self.result = run_experiment(cfg, callbacks=[_Live(self), *tracked], progress=False)
         except Exception as e:
             self.error = e
-            self.status.value = f"<span style='color:#c00'>failed: {type(e).__name__}: {e}</span>"
             if tracked: self._finish_tracking(tracked, error=e)
+            msg = f"<span style='color:#c00'>failed: {type(e).__name__}: {e}</span>"
         else:
             n, total = len(self.result.history.get("loss", [])), cfg["epochs"]
             how = (f"stopped at epoch {n}/{total} (Stop pressed in epoch {self._stop_epoch})" if self._stop_requested
                    else f"finished {n}/{total} epochs")
             self._draw_curves(force=True)
             self._show_results()
-            self.status.value = f"{how} in {time.perf_counter() - t0:.1f} s"
             if tracked: self._finish_tracking(tracked, result=self.result)
-        finally:
+            msg = f"{how} in {time.perf_counter() - t0:.1f} s"
+        finally:   # the final status is the last change, so whoever sees it sees the finished page
             self.train_button.disabled, self.stop_button.disabled = False, True
+            if msg is not None: self.status.value = msg
 
     def _on_epoch(self, trainer):
         self.history = trainer.history.history
@@ -330,11 +332,14 @@ class HyperparameterPanel:
 
     def _finish_tracking(self, callbacks, result=None, error=None):
         from fnn_nbdev import tracking
-        lines = tracking.finish_tracking(callbacks, result=result, error=error)
-        self.run = tracking.load_run(self.run_dir) if (self.run_dir / "config.json").exists() else None
-        self.run_info.value = "<br>".join(f"<code>{l}</code>" for l in lines)
+        try:
+            lines = tracking.finish_tracking(callbacks, result=result, error=error)
+            self.run = tracking.load_run(self.run_dir) if (self.run_dir / "config.json").exists() else None
+            self.run_info.value = "<br>".join(f"<code>{l}</code>" for l in lines)
+        except Exception as e:
+            self.run_info.value = f"<span style='color:#c00'>tracking failed: {type(e).__name__}: {e}</span>"
 
-# %% ../nbs/16_widgets.ipynb #935592e1
+# %% ../nbs/16_widgets.ipynb #bba824a7
 PLAYGROUND_DATASETS = {"circle": 2, "xor": 2, "gaussian": 2, "spiral": 2,
                        "blobs (3 classes)": 3, "spirals (3 classes)": 3, "blobs (5 classes)": 5}
 
@@ -366,7 +371,7 @@ def feature_matrix(X, features) -> np.ndarray:
     "The network's inputs: one column per chosen feature of the 2-D points X."
     return np.stack([FEATURES[f](X) for f in features], axis=1).astype(np.float32)
 
-# %% ../nbs/16_widgets.ipynb #e58eac67
+# %% ../nbs/16_widgets.ipynb #d8711f6d
 class Playground:
     "TensorFlow Playground in Jupyter: 2-D data, features, layers and neurons, live decision boundary."
     def __init__(self, dataset:str="circle", *, n_samples:int=500, noise:float=0.1, train_ratio:float=0.5,
@@ -636,7 +641,7 @@ class Playground:
                     lr=self.lr.value, regularization=self.reg.value, reg_rate=self.reg_rate.value,
                     batch_size=self.batch_size.value, seed=self.seed, epoch=self.epoch)
 
-# %% ../nbs/16_widgets.ipynb #8e2aa9e3
+# %% ../nbs/16_widgets.ipynb #fb3bcdae
 def central_differences(model, X, Y, p, h:float=1e-6) -> np.ndarray:
     "Central-difference estimate of dL/dp for one parameter array `p` of a float64 `model` (prepared X, Y)."
     est, flat = np.empty(p.size), p.reshape(-1)
@@ -730,7 +735,7 @@ def pass_steps(model, X, y, h:float=1e-6) -> list:
                               arrays=[(f"∂L/∂A{l-1}", gA), (f"f'(Z{l-1})", _act(below, "derivative", Z[l - 1])), (f"δ{l-1}", delta)]))
     return steps
 
-# %% ../nbs/16_widgets.ipynb #bb42eb32
+# %% ../nbs/16_widgets.ipynb #12f2a6cf
 class StepThrough:
     "Walk one forward and one backward pass of a small network, one equation at a time."
     def __init__(self, model=None,        # an `FNN` (default: a 2-3-2 tanh network)
@@ -770,8 +775,6 @@ class StepThrough:
 
     def _show(self):
         s = self.current
-        self.title.value = (f"<b>step {self.index + 1}/{len(self.steps)} · {s['phase']}</b> — "
-                            f"<span class='fnn-st-title-text'>{s['title']}</span>")
         self.equation.value = f"$${s['eq']}$$"
         self.prev_button.disabled, self.next_button.disabled = self.index == 0, self.index == len(self.steps) - 1
         if "check" in s:
@@ -783,6 +786,8 @@ class StepThrough:
         arrays = [(n, np.atleast_2d(np.asarray(a, float))) for n, a in s["arrays"]]
         self.numbers.value = "".join(_table(n, a) for n, a in arrays if a.size <= 40)
         self.image.value = _heatmaps(arrays)
+        self.title.value = (f"<b>step {self.index + 1}/{len(self.steps)} · {s['phase']}</b> — "     # last: when it changes,
+                            f"<span class='fnn-st-title-text'>{s['title']}</span>")                  # the rest is on the page
 
 def _table(name, a) -> str:
     rows = "".join("<tr>" + "".join(f"<td style='padding:0 6px;text-align:right'>{v:.4f}</td>" for v in r) + "</tr>" for r in a)

@@ -201,3 +201,13 @@ def test_panel_logs_the_run_through_tracking(tmp_path):
     assert p.run_panel.widget in p.run_box.children and "run record" in p.run_info.value
     p.train_button.click(); p.wait(60)                              # a second run gets its own folder
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_panel_untracked_run_clears_the_previous_run_record(tmp_path):
+    p = HyperparameterPanel(dataset="moons", hidden=[4], epochs=2, run_root=tmp_path)
+    p.track.value, p.wandb_mode.value = True, "off"
+    p.train(block=True)
+    assert p.run_box.children and p.run is not None
+    p.track.value = False
+    p.train(block=True)
+    assert p.run_box.children == () and p.run is None and p.result is not None

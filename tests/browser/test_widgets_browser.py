@@ -87,7 +87,8 @@ def test_panel_stop_mid_run(lab_page, shots):
     assert m, text
     stopped, pressed = int(m.group(1)), int(m.group(2))
     assert stopped < 2000 and stopped - pressed <= 1, text
-    assert not page.locator(".fnn-train").is_disabled() and page.locator(".fnn-stop").is_disabled()
+    wait_for(lambda: not page.locator(".fnn-train").is_disabled() and page.locator(".fnn-stop").is_disabled(),
+             what="Train enabled and Stop disabled again")
     shots(page, "panel-stopped", page.locator(".fnn-panel"))
 
 
@@ -118,10 +119,10 @@ def test_playground_step_switch_reset(lab_page, shots):
     wait_for(lambda: counter(page) == 0, what="a new network for the new data")
     for _ in range(10): page.locator(".fnn-pg-step").click()
     wait_for(lambda: counter(page) == 10, what="epoch counter 10")
-    time.sleep(0.3)
-    shot = page.locator(".fnn-pg-boundary").screenshot()
+    boundary = page.locator(".fnn-pg-boundary")
+    wait_for(lambda: boundary.evaluate("e => e.complete && e.naturalWidth > 0"), what="the boundary image to load")
+    wait_for(lambda: colours_in(boundary.screenshot()) == 3, 10, interval=0.3, what="3 class colours in the boundary")
     shots(page, "playground-3class", page.locator(".fnn-playground"))
-    assert colours_in(shot) == 3
     page.locator(".fnn-pg-reset").click()
     wait_for(lambda: counter(page) == 0, what="epoch counter back to 0")
 
@@ -133,7 +134,8 @@ def test_stepthrough_next_and_gradient_check(lab_page, shots):
     t0, e0 = title.inner_text(), page.locator(".fnn-st-eq").inner_text()
     page.locator(".fnn-st-next").click()
     wait_for(lambda: title.inner_text() != t0, what="the step title to change")
-    assert "layer 1" in title.inner_text() and page.locator(".fnn-st-eq").inner_text() != e0
+    assert "layer 1" in title.inner_text()
+    wait_for(lambda: page.locator(".fnn-st-eq").inner_text() != e0, what="the equation to change")
     for _ in range(12):
         if page.locator(".fnn-gradcheck").count(): break
         n = title.inner_text()
