@@ -8,12 +8,12 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/activations.html.md"""
 __all__ = ['ACTIVATIONS', 'Activation', 'Identity', 'Sigmoid', 'Tanh', 'ReLU', 'LeakyReLU', 'ELU', 'GELU', 'Softplus', 'Softmax',
            'get_activation', 'ActivationGroups', 'layer_activation']
 
-# %% ../nbs/01_activations.ipynb #b37fe673
+# %% ../nbs/01_activations.ipynb #ae924f31
 from abc import ABC, abstractmethod
 import numpy as np
-from .errors import ConfigError, check_spec
+from .errors import ConfigError, check_spec, check_number
 
-# %% ../nbs/01_activations.ipynb #97963bdd
+# %% ../nbs/01_activations.ipynb #da8277f0
 class Activation(ABC):
     "An activation function $f$ with its derivative. Subclasses implement `forward` and `derivative`."
     name = "activation"
@@ -36,7 +36,7 @@ class Activation(ABC):
     def __eq__(self, other): return isinstance(other, Activation) and self.spec == other.spec
     def __hash__(self): return hash(self.spec)
 
-# %% ../nbs/01_activations.ipynb #c69aeaa9
+# %% ../nbs/01_activations.ipynb #c3292ead
 class Identity(Activation):
     "$f(z) = z$, $f'(z) = 1$. Used for regression outputs."
     name = "identity"
@@ -79,32 +79,36 @@ class Tanh(Activation):
         out *= grad
         return out
 
-# %% ../nbs/01_activations.ipynb #c4f05613
+# %% ../nbs/01_activations.ipynb #ae8310c1
 class ReLU(Activation):
     "$\\max(0, z)$; derivative $\\mathbb 1[z>0]$."
     name = "relu"
     def forward(self, z, out=None): return np.maximum(z, 0, out=out)
     def derivative(self, z): return (z > 0).astype(z.dtype)
-    def backward(self, z, a, grad, out=None): return np.multiply(grad, z > 0, out=out)
+    def backward(self, z, a, grad, out=None):
+        if out is None or out is grad: return np.multiply(grad, z > 0, out=out)
+        np.greater(z, 0, out=out)   # 1.0 / 0.0 written straight into the float buffer: no boolean temporary
+        out *= grad
+        return out
 
 class LeakyReLU(Activation):
     "$z$ for $z>0$, else $\\alpha z$ (`slope`); derivative 1 or $\\alpha$."
     name, params, defaults = "leaky_relu", ("slope",), (0.01,)
-    def __init__(self, slope:float=0.01): self.slope = float(slope)
+    def __init__(self, slope:float=0.01): self.slope = check_number("activation", slope)
     def forward(self, z, out=None):
         out = np.multiply(z, self.slope, out=out)
         return (np.maximum if self.slope <= 1 else np.minimum)(z, out, out=out)  # max(z, αz) for α ≤ 1
     def derivative(self, z): return np.where(z > 0, 1.0, self.slope).astype(z.dtype)
     def backward(self, z, a, grad, out=None):
-        out = np.multiply(z > 0, 1 - self.slope, out=out, dtype=grad.dtype)   # 1 - α where z > 0, else 0 …
-        out += self.slope                                                    # … plus α
+        out = (z > 0).astype(grad.dtype) if out is None else np.greater(z, 0, out=out)   # 1 where z > 0, else 0 …
+        out *= 1 - self.slope; out += self.slope                                          # … then 1 or α
         out *= grad
         return out
 
 class ELU(Activation):
     "$z$ for $z>0$, else $\\alpha(e^z-1)$; derivative 1 or $a+\\alpha$."
     name, params, defaults = "elu", ("alpha",), (1.0,)
-    def __init__(self, alpha:float=1.0): self.alpha = float(alpha)
+    def __init__(self, alpha:float=1.0): self.alpha = check_number("activation", alpha, low=0, low_open=True)
     def forward(self, z, out=None):
         out = np.minimum(z, 0, out=out)
         np.expm1(out, out=out)
@@ -119,7 +123,7 @@ class ELU(Activation):
         out *= grad
         return out
 
-# %% ../nbs/01_activations.ipynb #d81b1eea
+# %% ../nbs/01_activations.ipynb #4034fa89
 _C = float(np.sqrt(2 / np.pi))  # a Python float, so float32 inputs stay float32
 class GELU(Activation):
     "Gaussian error linear unit, tanh approximation."
@@ -157,7 +161,7 @@ class Softplus(Activation):
         out *= grad
         return out
 
-# %% ../nbs/01_activations.ipynb #a17d221b
+# %% ../nbs/01_activations.ipynb #8f96472e
 class Softmax(Activation):
     "Row-wise softmax; `backward` is the Jacobian-vector product, `jacobian` the full $(n, k, k)$ Jacobian."
     name = "softmax"
@@ -179,7 +183,7 @@ class Softmax(Activation):
         out *= a
         return out
 
-# %% ../nbs/01_activations.ipynb #406bf549
+# %% ../nbs/01_activations.ipynb #cf1a6133
 ACTIVATIONS = {c.name: c for c in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Softmax)}
 
 def get_activation(spec) -> Activation:
@@ -191,11 +195,13 @@ def get_activation(spec) -> Activation:
         raise ConfigError("activation", f"'{name}' with at most {len(cls.params)} parameter(s) {list(cls.params)}", spec)
     return cls(*params)
 
-# %% ../nbs/01_activations.ipynb #5155da44
+# %% ../nbs/01_activations.ipynb #c24c42df
 class ActivationGroups(Activation):
     "Per-neuron activations: neurons grouped by activation into contiguous column slices of a stored order `perm`."
     name = "mixed"
     def __init__(self, specs:list):
+        if not isinstance(specs, (list, tuple)) or not specs:
+            raise ConfigError("activations", "a non-empty list with one activation name per neuron", specs)
         acts = [get_activation(s) for s in specs]
         if len(set(acts)) > 1 and any(isinstance(a, Softmax) for a in acts):
             raise ConfigError("activations", "elementwise activations in a per-neuron list (softmax couples the whole layer)",
@@ -221,7 +227,7 @@ class ActivationGroups(Activation):
         return out
     def __repr__(self): return f"ActivationGroups({', '.join(f'{f.spec}×{s.stop - s.start}' for f, s in self.groups)})"
 
-# %% ../nbs/01_activations.ipynb #4dcf450a
+# %% ../nbs/01_activations.ipynb #0233130b
 def layer_activation(spec, n_units:int, arg:str="activations") -> Activation:
     "The activation for a layer of `n_units` neurons from a name, an `Activation`, or a list of one name per neuron."
     if isinstance(spec, (list, tuple)):

@@ -7,13 +7,13 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/layers.html.md"""
 # %% auto #0
 __all__ = ['Dense']
 
-# %% ../nbs/03_layers.ipynb #ee0c5ca9
+# %% ../nbs/03_layers.ipynb #e1aac5e4
 import numpy as np
 from .errors import ConfigError, ShapeError, check_positive_int
 from .activations import Identity, ActivationGroups, layer_activation
 from .init import init_weights
 
-# %% ../nbs/03_layers.ipynb #0666e309
+# %% ../nbs/03_layers.ipynb #9089f514
 class Dense:
     "A fully connected layer `a = f(x @ W + b)` with hand-written backward pass."
     def __init__(self, n_in:int, n_out:int,
@@ -46,11 +46,13 @@ class Dense:
     def b_user(self): return self.b if self.perm is None else self.b[np.argsort(self.perm)]
 
     def _buffers(self, which, n, widths):
-        bufs = getattr(self, which)
-        if bufs is None or len(bufs[0]) < n:
-            bufs = [np.empty((n, w), self.dtype) for w in widths]
-            setattr(self, which, bufs)
-        return [buf[:n] for buf in bufs]
+        "Views of the first `n` rows of the buffers `which`; the arrays grow for a larger batch, the views are kept for the next."
+        cache = getattr(self, which)          # (n, buffers, views of n rows)
+        if cache is None or cache[0] != n:
+            bufs = cache[1] if cache is not None and len(cache[1][0]) >= n else [np.empty((n, w), self.dtype) for w in widths]
+            cache = (n, bufs, [buf[:n] for buf in bufs])
+            setattr(self, which, cache)
+        return cache[2]
 
     def forward(self, x):
         "Compute `f(x @ W + b)`; caches `x`, `z`, `a` for `backward`. The result is a reused buffer."

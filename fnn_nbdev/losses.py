@@ -7,12 +7,12 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/losses.html.md"""
 # %% auto #0
 __all__ = ['LOSSES', 'Loss', 'MSE', 'BCE', 'CrossEntropy', 'get_loss', 'penalty', 'add_penalty_grads']
 
-# %% ../nbs/04_losses.ipynb #45c9d0d8
+# %% ../nbs/04_losses.ipynb #0b7a52ea
 import numpy as np
 from .errors import ConfigError, ShapeError, DataError, check_array, check_choice
 from .activations import Sigmoid, Softmax
 
-# %% ../nbs/04_losses.ipynb #f5ba450c
+# %% ../nbs/04_losses.ipynb #2d6b349a
 class Loss:
     "Base class: a loss with its gradient with respect to the network's output."
     name, task, fused_with = "loss", None, None
@@ -25,7 +25,7 @@ class Loss:
     def __call__(self, a, y): return self.forward(a, y)
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../nbs/04_losses.ipynb #547d1774
+# %% ../nbs/04_losses.ipynb #5c670dc5
 def _as_2d_targets(y, k, dtype):
     y = check_array("y", y, ndim=(1, 2))
     if y.ndim == 1:
@@ -46,7 +46,7 @@ class MSE(Loss):
         out *= 2.0 / a.size
         return out
 
-# %% ../nbs/04_losses.ipynb #c19c5856
+# %% ../nbs/04_losses.ipynb #f0354368
 class BCE(Loss):
     "Binary cross-entropy on probabilities (mean over all elements); fused with a sigmoid output on logits."
     name, task, fused_with = "bce", "binary", "sigmoid"
@@ -64,7 +64,8 @@ class BCE(Loss):
         out = np.subtract(p, y, out=self._out(a.shape, a.dtype, out))
         out /= p * (1 - p) * a.size
         return out
-    def forward_logits(self, z, y):
+    def forward_logits(self, z, y, a=None):
+        "Mean BCE from the logits `z` (`a`, the sigmoid output, is not needed: log(1 - a) loses digits as a → 1)."
         return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
     def backward_logits(self, a, y, out=None):
         "dL/dz given the sigmoid output `a`."
@@ -72,7 +73,7 @@ class BCE(Loss):
         out /= a.size
         return out
 
-# %% ../nbs/04_losses.ipynb #c6d1266e
+# %% ../nbs/04_losses.ipynb #30774c53
 class CrossEntropy(Loss):
     "Categorical cross-entropy, mean over samples; integer labels or one-hot rows; fused with softmax on logits."
     name, task, fused_with = "cross_entropy", "multiclass", "softmax"
@@ -107,12 +108,16 @@ class CrossEntropy(Loss):
             out *= -1.0 / n
         return out
 
-# %% ../nbs/04_losses.ipynb #1c5b8938
+# %% ../nbs/04_losses.ipynb #592d8b8e
 def _logsumexp(z):
     m = z.max(axis=1)
     return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
 
-def _ce_forward_logits(self, z, y):
+def _ce_forward_logits(self, z, y, a=None):
+    "Mean CE from the logits `z`; with the softmax output `a` (already computed) and labels, read it off `a`."
+    if a is not None and y.ndim == 1:
+        p = a[self._ar(len(y)), y]
+        if p.min() > 1e-30: return -float(np.log(p, out=p).sum()) / len(p)   # -log p_y = lse(z) - z_y, when p_y > 0
     lse = _logsumexp(z)
     if y.ndim == 1: return float(np.mean(lse - z[self._ar(len(y)), y]))
     return float(np.sum(y * (lse[:, None] - z))) / len(z)
@@ -128,7 +133,7 @@ def _ce_backward_logits(self, a, y, out=None):
 
 CrossEntropy.forward_logits, CrossEntropy.backward_logits = _ce_forward_logits, _ce_backward_logits
 
-# %% ../nbs/04_losses.ipynb #ccfe52d7
+# %% ../nbs/04_losses.ipynb #38842a2a
 LOSSES = {"mse": MSE, "bce": BCE, "cross_entropy": CrossEntropy}
 
 def get_loss(name) -> Loss:
@@ -137,16 +142,18 @@ def get_loss(name) -> Loss:
     if not isinstance(name, str): raise ConfigError("loss", "one of " + ", ".join(map(repr, sorted(LOSSES))), name)
     return LOSSES[check_choice("loss", name.lower(), LOSSES)]()
 
-# %% ../nbs/04_losses.ipynb #e96293b8
-def penalty(Ws, l1:float=0.0, l2:float=0.0) -> float:
+# %% ../nbs/04_losses.ipynb #591beddd
+def penalty(Ws, l1:float=0.0, l2:float=0.0,
+            scratch=None) -> float:  # arrays shaped like `Ws` for the temporaries (None: allocate)
     "The L1/L2 penalty on a list of weight matrices."
-    total = 0.0
+    total, scratch = 0.0, scratch or [None] * len(Ws)
     if l2: total += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in Ws)
-    if l1: total += l1 * sum(float(np.abs(W).sum()) for W in Ws)
+    if l1: total += l1 * sum(float(np.abs(W, out=s).sum()) for W, s in zip(Ws, scratch))
     return total
 
-def add_penalty_grads(Ws, grad_Ws, l1:float=0.0, l2:float=0.0):
+def add_penalty_grads(Ws, grad_Ws, l1:float=0.0, l2:float=0.0,
+                      scratch=None):  # arrays shaped like `Ws` for the temporaries (None: allocate)
     "Add the penalty's gradient to each `grad_W` in place."
-    for W, gW in zip(Ws, grad_Ws):
-        if l2: gW += l2 * W
-        if l1: gW += l1 * np.sign(W)
+    for W, gW, s in zip(Ws, grad_Ws, scratch or [None] * len(Ws)):
+        if l2: gW += np.multiply(W, l2, out=s)
+        if l1: s = np.sign(W, out=s); s *= l1; gW += s

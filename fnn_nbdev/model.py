@@ -8,7 +8,7 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/model.html.md"""
 __all__ = ['FORMAT', 'FNN', 'forward', 'backward', 'loss_and_grads', 'train_step', 'fit', 'predict_proba', 'predict', 'evaluate',
            'config', 'from_config', 'save', 'load', 'summary']
 
-# %% ../nbs/09_model.ipynb #0caeb8d0
+# %% ../nbs/09_model.ipynb #b4aa1108
 import json, math, os, zipfile
 from pathlib import Path
 import numpy as np
@@ -21,7 +21,7 @@ from .losses import get_loss, penalty, add_penalty_grads
 from .optim import Optimizer, get_optimizer
 from .train import Callback, Trainer, ProgressBar, DivergenceGuard, LRScheduler
 
-# %% ../nbs/09_model.ipynb #512cadb2
+# %% ../nbs/09_model.ipynb #a2b0fdab
 _OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
 def _layer_specs(sizes, activations, loss):
@@ -37,7 +37,7 @@ def _layer_specs(sizes, activations, loss):
         raise ConfigError("activations", f"one entry per layer ({n} for sizes {sizes})", list(activations))
     return sizes, [list(a) if isinstance(a, (list, tuple)) else a for a in activations]
 
-# %% ../nbs/09_model.ipynb #51dc330e
+# %% ../nbs/09_model.ipynb #e2b9ec45
 class FNN:
     "A feed-forward neural network with hand-written backpropagation."
     def __init__(self,
@@ -87,7 +87,7 @@ class FNN:
     task = property(lambda self: self.loss_fn.task, doc="'multiclass', 'binary' or 'regression', from the loss.")
     n_params = property(lambda self: sum(p.size for p in self.params), doc="Number of trainable numbers.")
 
-# %% ../nbs/09_model.ipynb #b972f40c
+# %% ../nbs/09_model.ipynb #efae57eb
 def _prep_X(self, X, arg="X"):
     X = check_array(arg, X)
     if X.shape[1] != self.sizes[0]:
@@ -106,7 +106,7 @@ def _prep_y(self, y, n, arg="y"):
 
 FNN._prep_X, FNN._prep_y = _prep_X, _prep_y
 
-# %% ../nbs/09_model.ipynb #0c4040a8
+# %% ../nbs/09_model.ipynb #27f564f5
 def _forward(self, X):
     a = X
     for layer in self.layers: a = layer.forward(a)
@@ -119,14 +119,19 @@ def _backward(self, y):
     for i in range(len(self.layers) - 1, -1, -1):
         grad = self.layers[i].backward(grad, wrt=wrt, need_grad_in=i > 0)
         wrt = "a"
-    if self.l1 or self.l2: add_penalty_grads(self._weights, self._grad_weights, self.l1, self.l2)
+    if self.l1 or self.l2: add_penalty_grads(self._weights, self._grad_weights, self.l1, self.l2, self._scratch())
     return self.grads
 
+def _scratch(self):
+    "Arrays shaped like the weights for the penalty's temporaries, allocated on first use."
+    if getattr(self, "_scratch_Ws", None) is None: self._scratch_Ws = [np.empty_like(W) for W in self._weights]
+    return self._scratch_Ws
+
 def _loss_value(self, y):
-    "Data loss of the last forward pass (from the logits when fused) plus the L1/L2 penalty."
+    "Data loss of the last forward pass (from the logits when fused, reusing the output `a`) plus the L1/L2 penalty."
     out = self.layers[-1]
-    data = self.loss_fn.forward_logits(out.z, y) if self.fused else self.loss_fn.forward(out.a, y)
-    return data + (penalty(self._weights, self.l1, self.l2) if (self.l1 or self.l2) else 0.0)
+    data = self.loss_fn.forward_logits(out.z, y, a=out.a) if self.fused else self.loss_fn.forward(out.a, y)
+    return data + (penalty(self._weights, self.l1, self.l2, self._scratch()) if (self.l1 or self.l2) else 0.0)
 
 def forward(self, X):
     "The network's outputs for `X` (n, n_in) → (n, n_out); caches activations for `backward`."
@@ -146,10 +151,10 @@ def loss_and_grads(self, X, y):
     loss = self._loss_value(y)
     return loss, [g.copy() for g in self._backward(y)]
 
-FNN._forward, FNN._backward, FNN._loss_value = _forward, _backward, _loss_value
+FNN._forward, FNN._backward, FNN._loss_value, FNN._scratch = _forward, _backward, _loss_value, _scratch
 FNN.forward, FNN.backward, FNN.loss_and_grads = forward, backward, loss_and_grads
 
-# %% ../nbs/09_model.ipynb #ac144241
+# %% ../nbs/09_model.ipynb #343b77d2
 def _n_correct(self, a, y):
     if self.task == "multiclass":
         return int(np.count_nonzero(a.argmax(axis=1) == (y if y.ndim == 1 else y.argmax(axis=1))))
@@ -165,7 +170,7 @@ def train_step(self, Xb, yb):
 
 FNN._n_correct, FNN.train_step = _n_correct, train_step
 
-# %% ../nbs/09_model.ipynb #12a18c7e
+# %% ../nbs/09_model.ipynb #c3755047
 def _optimizer(self, optimizer, lr, clip_norm, clip_value):
     if isinstance(optimizer, Optimizer):
         if len(optimizer.params) != len(self.params) or any(p is not q for p, q in zip(optimizer.params, self.params)):
@@ -217,11 +222,12 @@ def fit(self, X, y, *,
     trainer.step = state["step"] if state else 0
     return trainer.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle,
                        seed=self.seed if seed is None else seed,
-                       initial_epoch=state["epoch"] if state else 0, data_state=state["data"] if state else None)
+                       initial_epoch=state["epoch"] if state else 0, data_state=state["data"] if state else None,
+                       check_finite=False)   # X and y were checked above: not a second pass over the data
 
 FNN._optimizer, FNN.fit = _optimizer, fit
 
-# %% ../nbs/09_model.ipynb #149d1f76
+# %% ../nbs/09_model.ipynb #6d65ae6f
 def _chunks(self, X, chunk_size):
     chunk_size = check_positive_int("chunk_size", chunk_size)
     for i in range(0, len(X), chunk_size):
@@ -257,7 +263,7 @@ def evaluate(self, X, y, chunk_size:int=4096) -> dict:
     for i, a in self._chunks(X, chunk_size):
         yb = y[i:i + len(a)]
         out = self.layers[-1]
-        data = self.loss_fn.forward_logits(out.z, yb) if self.fused else self.loss_fn.forward(a, yb)
+        data = self.loss_fn.forward_logits(out.z, yb, a=a) if self.fused else self.loss_fn.forward(a, yb)
         total += data * len(a)
         if self.task == "regression": d = a - yb; sse += float(np.vdot(d, d)); sae += float(np.abs(d).sum())
         else: correct += self._n_correct(a, yb)
@@ -271,7 +277,7 @@ def evaluate(self, X, y, chunk_size:int=4096) -> dict:
 
 FNN._chunks, FNN.predict_proba, FNN.predict, FNN.evaluate = _chunks, predict_proba, predict, evaluate
 
-# %% ../nbs/09_model.ipynb #45381900
+# %% ../nbs/09_model.ipynb #59baa43f
 FORMAT = "fnn_nbdev.model/1"
 
 def config(self) -> dict:
@@ -317,7 +323,7 @@ def save(self, path, include_optimizer:bool=True):
 
 FNN.config, FNN.from_config, FNN._arrays, FNN.save = config, classmethod(from_config), _arrays, save
 
-# %% ../nbs/09_model.ipynb #7285b99c
+# %% ../nbs/09_model.ipynb #aa7f2179
 def _path(path) -> Path:
     if not isinstance(path, (str, os.PathLike)): raise ArgTypeError("path", "a file path (str or pathlib.Path)", path)
     return Path(path)
@@ -376,7 +382,7 @@ def __reduce__(self):
 
 FNN.load, FNN._from_arrays, FNN.__reduce__ = classmethod(load), classmethod(_from_arrays), __reduce__
 
-# %% ../nbs/09_model.ipynb #7839a2e0
+# %% ../nbs/09_model.ipynb #5e837a2d
 def summary(self) -> str:
     "A table of the layers: shapes, activations and parameter counts."
     rows = [("layer", "shape", "activation", "params")]
