@@ -66,6 +66,8 @@ def test_panel_train_from_the_page(lab_page, shots):
     # the run is logged: the record's folder, and tracking.RunPanel's status line, inline under the results
     wait_for(lambda: "run record" in (t := page.locator(".fnn-runbox").inner_text()) and "epoch 20/20" in t,
              what="the run record line and the run panel's last epoch")
+    wait_for(lambda: page.locator(".fnn-runbox img").count() > 0 and page.locator(".fnn-runbox img").first.evaluate(
+             "img => img.complete && img.naturalWidth > 0"), what="the run panel's curves image to load")
     metrics = page.locator(".fnn-metrics").inner_text()
     assert "accuracy" in metrics and "test" in metrics
     assert src(page, ".fnn-final")
