@@ -102,6 +102,13 @@ def main():
     head = f"{'optimizer':<10}{'dtype':<9}{'threads':>7}{'fnn_nbdev s':>13}{'PyTorch s':>11}{'ratio median':>14}{'ratio min–max':>16}"
     print(head); print("-" * len(head))
     rows = []
+    flops = 2 * (2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) + sum(a * b for a, b in zip(SIZES[1:-1], SIZES[2:])))
+    def sgemm_rate(k=1024, reps=10):
+        "The machine's float32 matmul rate (a 1024³ sgemm), for the share of it that fnn_nbdev's SGD epoch reaches."
+        A = np.ones((k, k), np.float32); A @ A
+        t = time.perf_counter()
+        for _ in range(reps): A @ A
+        return 2 * k ** 3 * reps / (time.perf_counter() - t)
     for threads in [int(t) for t in args.threads.split(",")]:
         for dtype in args.dtypes.split(","):
             X = X64.astype(dtype)
@@ -124,16 +131,19 @@ def main():
                         torch_epoch(tm, topt, X_t, y_t, gen)
                         return time.perf_counter() - t
                     run_fnn(0); run_torch(0)   # warm-up: buffers, caches, lazy initialisation
-                    a, b = [], []
+                    a, b, peaks = [], [], []
                     for k in range(args.pairs):
+                        peaks.append(sgemm_rate())
                         if k % 2: b.append(run_torch(k)); a.append(run_fnn(k))
                         else: a.append(run_fnn(k)); b.append(run_torch(k))
                 ratios = [x / z for x, z in zip(a, b)]
                 row = dict(optimizer=opt_name, dtype=dtype, threads=threads, fnn=statistics.median(a), torch=statistics.median(b),
                            ratio=statistics.median(ratios), lo=min(ratios), hi=max(ratios))
                 rows.append(row)
+                rate = n * flops / row["fnn"] / statistics.median(peaks)   # fnn_nbdev's matmul work per second / sgemm's
                 print(f"{opt_name:<10}{dtype:<9}{threads:>7}{row['fnn']:>13.3f}{row['torch']:>11.3f}{row['ratio']:>14.2f}"
-                      f"{row['lo']:>10.2f}–{row['hi']:.2f}", flush=True)
+                      f"{row['lo']:>10.2f}–{row['hi']:.2f}" + (f"   fnn_nbdev at {100 * rate:.0f} % of the sgemm rate "
+                      f"({statistics.median(peaks) / 1e9:.0f} GFLOP/s, measured between the pairs)" if dtype == "float32" else ""), flush=True)
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return rows
 
