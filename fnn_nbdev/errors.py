@@ -9,11 +9,11 @@ __all__ = ['FNNError', 'ConfigError', 'ShapeError', 'DataError', 'ArgTypeError',
            'MissingDependencyError', 'check_choice', 'check_number', 'check_positive_int', 'check_positive',
            'check_nonneg', 'check_bool', 'check_array', 'check_spec']
 
-# %% ../nbs/00_errors.ipynb #3c7d728a
+# %% ../nbs/00_errors.ipynb #edcb47f7
 import math
 import numpy as np
 
-# %% ../nbs/00_errors.ipynb #02253a30
+# %% ../nbs/00_errors.ipynb #0b8e4dc4
 def _show(got, limit=80):
     "A short, readable rendering of the value the user gave."
     if isinstance(got, np.ndarray): return f"array of shape {got.shape} and dtype {got.dtype}"
@@ -34,7 +34,7 @@ class FNNError(Exception):
     def __reduce__(self):  # keep errors picklable (they cross process boundaries in sweeps)
         return (type(self), (self.arg, self.expected, self.got, self.hint))
 
-# %% ../nbs/00_errors.ipynb #49bb06cf
+# %% ../nbs/00_errors.ipynb #b49d5f62
 class ConfigError(FNNError, ValueError):
     "A setting has a bad value: an unknown name, a non-positive size or learning rate, an invalid combination."
 
@@ -56,7 +56,7 @@ class ModelFileError(FNNError, ValueError):
 class MissingDependencyError(FNNError, ImportError):
     "An optional package is needed for this feature; the message says which extra to install."
 
-# %% ../nbs/00_errors.ipynb #537b2f40
+# %% ../nbs/00_errors.ipynb #48a7d791
 def check_choice(arg:str, value, choices):
     "Return `value` if it is one of `choices`, else raise `ConfigError` listing the valid ones."
     if isinstance(value, str) and value in choices: return value
@@ -84,7 +84,7 @@ def check_bool(arg:str, value):
     if isinstance(value, (bool, np.bool_)): return bool(value)
     raise ArgTypeError(arg, "True or False", value)
 
-# %% ../nbs/00_errors.ipynb #07b3e05d
+# %% ../nbs/00_errors.ipynb #be47b5b2
 def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=False):
     "Convert `X` to an ndarray with one of the allowed `ndim`s, refusing non-numeric, empty or non-finite data."
     if isinstance(X, (str, bytes, dict)) or X is None: raise ArgTypeError(arg, "an array of numbers", X)
@@ -95,12 +95,16 @@ def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=F
         raise ShapeError(arg, " or ".join(f"a {d}-D array" for d in ndim), A,
                          "Samples are rows: reshape a single sample with X.reshape(1, -1)." if 2 in ndim and A.ndim == 1 else "")
     if A.size == 0 and not allow_empty: raise DataError(arg, "at least one sample", A)
-    if finite and A.dtype.kind == "f" and not np.isfinite(A).all():
+    # a float64 sum is NaN/inf exactly when some entry is (or, for float64 data near 1e308, overflows): one pass and
+    # no array-sized temporary for the common, clean case; only then the exact (and costlier) elementwise check
+    if finite and A.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"): total = np.add.reduce(A, axis=None, dtype=np.float64)
+    if finite and A.dtype.kind == "f" and not np.isfinite(total) and not np.isfinite(A).all():
         bad = int((~np.isfinite(A)).sum())
         raise DataError(arg, "finite values", A, f"It holds {bad} NaN/inf value(s); impute or drop them first.")
     return A
 
-# %% ../nbs/00_errors.ipynb #38b3c0fb
+# %% ../nbs/00_errors.ipynb #0b5e81c3
 def check_spec(arg:str, spec, registry) -> tuple:
     "Split `'name'` or `'name:p1,p2'` into `(name, [floats])`, checking the name against `registry`."
     if not isinstance(spec, str): raise ArgTypeError(arg, "a name (string)", spec)

@@ -7,12 +7,12 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/losses.html.md"""
 # %% auto #0
 __all__ = ['LOSSES', 'Loss', 'MSE', 'BCE', 'CrossEntropy', 'get_loss', 'penalty', 'add_penalty_grads']
 
-# %% ../nbs/04_losses.ipynb #0b7a52ea
+# %% ../nbs/04_losses.ipynb #5f46ab3c
 import numpy as np
-from .errors import ConfigError, ShapeError, DataError, check_array, check_choice
+from .errors import ConfigError, ShapeError, DataError, check_array, check_choice, check_nonneg
 from .activations import Sigmoid, Softmax
 
-# %% ../nbs/04_losses.ipynb #2d6b349a
+# %% ../nbs/04_losses.ipynb #3e8ac137
 class Loss:
     "Base class: a loss with its gradient with respect to the network's output."
     name, task, fused_with = "loss", None, None
@@ -25,7 +25,7 @@ class Loss:
     def __call__(self, a, y): return self.forward(a, y)
     def __repr__(self): return f"{type(self).__name__}()"
 
-# %% ../nbs/04_losses.ipynb #5c670dc5
+# %% ../nbs/04_losses.ipynb #efc6f771
 def _as_2d_targets(y, k, dtype):
     y = check_array("y", y, ndim=(1, 2))
     if y.ndim == 1:
@@ -46,7 +46,7 @@ class MSE(Loss):
         out *= 2.0 / a.size
         return out
 
-# %% ../nbs/04_losses.ipynb #f0354368
+# %% ../nbs/04_losses.ipynb #f7d3be8c
 class BCE(Loss):
     "Binary cross-entropy on probabilities (mean over all elements); fused with a sigmoid output on logits."
     name, task, fused_with = "bce", "binary", "sigmoid"
@@ -73,7 +73,7 @@ class BCE(Loss):
         out /= a.size
         return out
 
-# %% ../nbs/04_losses.ipynb #30774c53
+# %% ../nbs/04_losses.ipynb #1755e19b
 class CrossEntropy(Loss):
     "Categorical cross-entropy, mean over samples; integer labels or one-hot rows; fused with softmax on logits."
     name, task, fused_with = "cross_entropy", "multiclass", "softmax"
@@ -108,7 +108,7 @@ class CrossEntropy(Loss):
             out *= -1.0 / n
         return out
 
-# %% ../nbs/04_losses.ipynb #592d8b8e
+# %% ../nbs/04_losses.ipynb #2c8af4e6
 def _logsumexp(z):
     m = z.max(axis=1)
     return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
@@ -133,7 +133,7 @@ def _ce_backward_logits(self, a, y, out=None):
 
 CrossEntropy.forward_logits, CrossEntropy.backward_logits = _ce_forward_logits, _ce_backward_logits
 
-# %% ../nbs/04_losses.ipynb #38842a2a
+# %% ../nbs/04_losses.ipynb #233fb54c
 LOSSES = {"mse": MSE, "bce": BCE, "cross_entropy": CrossEntropy}
 
 def get_loss(name) -> Loss:
@@ -142,10 +142,11 @@ def get_loss(name) -> Loss:
     if not isinstance(name, str): raise ConfigError("loss", "one of " + ", ".join(map(repr, sorted(LOSSES))), name)
     return LOSSES[check_choice("loss", name.lower(), LOSSES)]()
 
-# %% ../nbs/04_losses.ipynb #591beddd
+# %% ../nbs/04_losses.ipynb #36eb34dd
 def penalty(Ws, l1:float=0.0, l2:float=0.0,
             scratch=None) -> float:  # arrays shaped like `Ws` for the temporaries (None: allocate)
     "The L1/L2 penalty on a list of weight matrices."
+    l1, l2 = check_nonneg("l1", l1), check_nonneg("l2", l2)
     total, scratch = 0.0, scratch or [None] * len(Ws)
     if l2: total += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in Ws)
     if l1: total += l1 * sum(float(np.abs(W, out=s).sum()) for W, s in zip(Ws, scratch))

@@ -9,16 +9,18 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'global_grad_norm', 'clip_grads_value_', '
            'Adam', 'AdamW', 'get_optimizer', 'Schedule', 'Constant', 'constant', 'StepDecay', 'ExponentialDecay',
            'CosineDecay', 'get_schedule', 'LinearWarmup']
 
-# %% ../nbs/05_optim.ipynb #ef46f8b9
+# %% ../nbs/05_optim.ipynb #0efdd577
 import math, inspect, difflib
 from abc import ABC, abstractmethod
 from functools import partial
 import numpy as np
 from .errors import *
 
-# %% ../nbs/05_optim.ipynb #65c53017
+# %% ../nbs/05_optim.ipynb #80822735
 def global_grad_norm(grads:list) -> float:
     "The Euclidean norm of all gradient arrays taken together, $\\sqrt{\\sum_i \\|g_i\\|^2}$."
+    if not isinstance(grads, (list, tuple)) or not all(isinstance(g, np.ndarray) for g in grads):
+        raise ArgTypeError("grads", "a list of NumPy arrays", grads)
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
 
 def clip_grads_value_(grads:list,  # gradient arrays, clamped in place
@@ -38,7 +40,7 @@ def clip_grads_norm_(grads:list,      # gradient arrays, rescaled in place
         for g in grads: g *= scale
     return total
 
-# %% ../nbs/05_optim.ipynb #3c34fb9d
+# %% ../nbs/05_optim.ipynb #cf49c1be
 def _check_params(params, grads):
     "Check that `params` and `grads` are parallel lists of float arrays of the same shapes and dtype."
     for arg, xs in (("params", params), ("grads", grads)):
@@ -67,7 +69,7 @@ def _check_unit(arg, value):
     if not 0 <= value < 1: raise ConfigError(arg, "a number in [0, 1)", value)
     return value
 
-# %% ../nbs/05_optim.ipynb #cc329da9
+# %% ../nbs/05_optim.ipynb #fadc1088
 class Optimizer(ABC):
     "Base class: updates the model's `params` in place from its `grads` on every `step()`."
     name = "optimizer"
@@ -152,7 +154,7 @@ class Optimizer(ABC):
         for k, v in want.items(): np.copyto(v, d[k])  # only now, when everything has been checked
         self.t, self.lr = t, lr
 
-# %% ../nbs/05_optim.ipynb #a4cc3b30
+# %% ../nbs/05_optim.ipynb #acecb6f2
 class SGD(Optimizer):
     "Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay."
     name = "sgd"
@@ -186,7 +188,7 @@ class SGD(Optimizer):
         else: np.multiply(b, lr, out=s)                      # d = b
         for p, si in zip(self.params, ss): p -= si
 
-# %% ../nbs/05_optim.ipynb #f3231513
+# %% ../nbs/05_optim.ipynb #612b26c7
 class RMSprop(Optimizer):
     "RMSprop: gradients divided by a running root-mean-square of themselves; optional momentum and L2 weight decay."
     name = "rmsprop"
@@ -217,7 +219,7 @@ class RMSprop(Optimizer):
         else: s *= lr
         for p, si in zip(self.params, ss): p -= si
 
-# %% ../nbs/05_optim.ipynb #9a75c978
+# %% ../nbs/05_optim.ipynb #a525efb4
 class Adam(Optimizer):
     "Adam with bias correction; `weight_decay` adds the L2 term $\\lambda\\theta$ to the gradient (use `AdamW` to decouple it)."
     name = "adam"
@@ -248,7 +250,7 @@ class Adam(Optimizer):
         np.sqrt(v, out=s); s += eps; np.divide(m, s, out=s); s *= step
         for p, si in zip(self.params, ss): p -= si
 
-# %% ../nbs/05_optim.ipynb #30eeab7b
+# %% ../nbs/05_optim.ipynb #0ab3aca8
 class AdamW(Adam):
     "Adam with decoupled weight decay: the weights shrink by a factor $(1 - \\eta\\lambda)$ each step."
     name, decoupled = "adamw", True
@@ -261,7 +263,7 @@ class AdamW(Adam):
                  *, clip_value:float=None, clip_norm:float=None):
         super().__init__(params, grads, lr, beta1, beta2, eps, weight_decay, clip_value=clip_value, clip_norm=clip_norm)
 
-# %% ../nbs/05_optim.ipynb #05a97f5c
+# %% ../nbs/05_optim.ipynb #ef762af1
 OPTIMIZERS = {
     "sgd": SGD,
     "momentum": partial(SGD, momentum=0.9),
@@ -305,7 +307,7 @@ def get_optimizer(config_or_name,  # a name from `OPTIMIZERS`, a config dict wit
     opt.name = name
     return opt
 
-# %% ../nbs/05_optim.ipynb #e5cd2ac0
+# %% ../nbs/05_optim.ipynb #bb1fcd2b
 class Schedule(ABC):
     "Base of learning-rate schedules: `sched(t)` is the factor on the base learning rate at step (or epoch) `t`."
     name = "schedule"
@@ -318,7 +320,7 @@ class Schedule(ABC):
     def __repr__(self):
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name") + ")"
 
-# %% ../nbs/05_optim.ipynb #9ab7e318
+# %% ../nbs/05_optim.ipynb #fa0ee384
 class Constant(Schedule):
     "The factor 1 at every step: the learning rate stays as given."
     name = "constant"
@@ -357,7 +359,7 @@ class CosineDecay(Schedule):
     def factor(self, t):
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * min(t, self.T) / self.T))
 
-# %% ../nbs/05_optim.ipynb #45b36848
+# %% ../nbs/05_optim.ipynb #1f2aec81
 SCHEDULES = {"constant": Constant, "step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineDecay}
 
 def get_schedule(config_or_name=None,  # a name from `SCHEDULES`, a config dict with a "name" key, a callable, or None (constant)
@@ -368,7 +370,7 @@ def get_schedule(config_or_name=None,  # a name from `SCHEDULES`, a config dict 
     name, factory, kw = _lookup("schedule", SCHEDULES, "constant" if config_or_name is None else config_or_name, kw)
     return factory(**kw)
 
-# %% ../nbs/05_optim.ipynb #8c23158e
+# %% ../nbs/05_optim.ipynb #0ab79e04
 class LinearWarmup(Schedule):
     "Ramp the factor linearly from `1/warmup` to 1 over `warmup` steps, then follow `then` (or stay at 1)."
     name = "warmup"

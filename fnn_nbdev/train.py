@@ -8,14 +8,14 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/train.html.md"""
 __all__ = ['Callback', 'History', 'Trainer', 'ProgressBar', 'DivergenceGuard', 'EarlyStopping', 'LRScheduler', 'ModelCheckpoint',
            'LRFinder', 'LRFindResult', 'lr_find']
 
-# %% ../nbs/08_train.ipynb #449b7a02
-import math, time, warnings
+# %% ../nbs/08_train.ipynb #1ebdcd74
+import math, os, time, warnings
 import numpy as np
-from .errors import ConfigError, DivergenceError, check_choice, check_positive, check_positive_int, check_nonneg
+from .errors import ConfigError, ArgTypeError, DivergenceError, check_choice, check_positive, check_positive_int, check_nonneg
 from .optim import get_optimizer
 from .data import BatchIterator
 
-# %% ../nbs/08_train.ipynb #c6972a7f
+# %% ../nbs/08_train.ipynb #76b8bdb8
 class Callback:
     "Base class for callbacks. Override any of the `on_…` hooks; each receives the `Trainer`."
     order = 0   # callbacks run in increasing `order`
@@ -28,7 +28,7 @@ class Callback:
 
 _HOOKS = ("on_fit_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_fit_end")
 
-# %% ../nbs/08_train.ipynb #d7f40930
+# %% ../nbs/08_train.ipynb #2416748d
 class History(Callback):
     "Records every epoch's logs: `history.history[key]` is a list with one value per epoch."
     order = -50
@@ -38,7 +38,7 @@ class History(Callback):
         for k, v in trainer.logs.items(): self.history.setdefault(k, []).append(v)
     def __repr__(self): return f"History({', '.join(f'{k}: {len(v)}' for k, v in self.history.items())})"
 
-# %% ../nbs/08_train.ipynb #2e04050c
+# %% ../nbs/08_train.ipynb #2f942e52
 class Trainer:
     "Runs mini-batch training of `model` with `optimizer`, calling `callbacks` at each stage."
     def __init__(self, model, optimizer, callbacks=()):
@@ -56,6 +56,7 @@ class Trainer:
     def fit(self, X, y, *, epochs:int, batch_size:int, validation_data=None, shuffle=True, seed=None,
             initial_epoch:int=0, data_state=None, check_finite=True):
         self.epochs, self.data = epochs, BatchIterator(X, y, batch_size, shuffle=shuffle, seed=seed, check_finite=check_finite)
+        self.validation_data = validation_data   # for callbacks (e.g. a confusion matrix at the end)
         if data_state is not None: self.data.load_state_dict(data_state)
         self.n_batches, self.stop_training = len(self.data), False
         self._call("on_fit_begin")
@@ -83,7 +84,7 @@ class Trainer:
             self._call("on_fit_end")
         return self.history
 
-# %% ../nbs/08_train.ipynb #eabbe3ad
+# %% ../nbs/08_train.ipynb #d8ee8917
 class ProgressBar(Callback):
     "A tqdm progress bar over all training steps, showing the last epoch's metrics."
     order = 50
@@ -98,7 +99,7 @@ class ProgressBar(Callback):
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in trainer.logs.items() if k not in ("lr", "epoch_time")})
     def on_fit_end(self, trainer): self.bar.close()
 
-# %% ../nbs/08_train.ipynb #d65b0298
+# %% ../nbs/08_train.ipynb #b7eead01
 class DivergenceGuard(Callback):
     "Stops training at the first non-finite loss and restores the weights from the start of that epoch."
     order = -100
@@ -123,11 +124,12 @@ class DivergenceGuard(Callback):
     def on_epoch_end(self, trainer):
         if "val_loss" in trainer.logs: self._check(trainer, trainer.logs["val_loss"], "val_loss")
 
-# %% ../nbs/08_train.ipynb #abcb28b3
+# %% ../nbs/08_train.ipynb #20472a5f
 class EarlyStopping(Callback):
     "Stops when `monitor` has not improved for `patience` epochs; restores the best weights if asked."
     order = 10
     def __init__(self, monitor="val_loss", patience:int=5, min_delta:float=0.0, mode="auto", restore_best_weights=True):
+        if not isinstance(monitor, str): raise ArgTypeError("monitor", "the name of a logged metric, e.g. 'val_loss'", monitor)
         self.monitor, self.patience = monitor, check_positive_int("patience", patience)
         self.min_delta = check_nonneg("min_delta", min_delta)
         mode = check_choice("mode", mode, {"auto", "min", "max"})
@@ -152,7 +154,7 @@ class EarlyStopping(Callback):
         if self.restore and self.best_epoch is not None and self.best_epoch != trainer.epoch:
             for b, p in zip(self.best_params, trainer.model.params): np.copyto(p, b)
 
-# %% ../nbs/08_train.ipynb #07a289e2
+# %% ../nbs/08_train.ipynb #52324098
 def _with_horizon(spec, horizon:int):
     "A cosine schedule given by name without its length `T` runs over the whole training (`horizon` epochs or steps)."
     cfg = {"name": spec} if isinstance(spec, str) else dict(spec) if isinstance(spec, dict) else spec
@@ -176,25 +178,30 @@ class LRScheduler(Callback):
     def on_batch_begin(self, trainer):
         if self.per == "step": trainer.opt.lr = self.base_lr * self.schedule(trainer.step)
 
-# %% ../nbs/08_train.ipynb #5dfe55ae
+# %% ../nbs/08_train.ipynb #a44170a4
 class ModelCheckpoint(Callback):
     "Saves `trainer.model` after each epoch (or only on improvement of `monitor` with `save_best_only`)."
     order = 20
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.path, self.monitor, self.best_only = str(path), monitor, save_best_only
+        if not isinstance(path, (str, os.PathLike)): raise ArgTypeError("path", "a file path (str or Path), may contain {epoch}", path)
+        if not isinstance(monitor, str): raise ArgTypeError("monitor", "the name of a logged metric, e.g. 'val_loss'", monitor)
+        self.path, self.monitor, self.best_only = str(path), monitor, bool(save_best_only)
         mode = check_choice("mode", mode, {"auto", "min", "max"})
         self.sign = (1 if "loss" in monitor else -1) if mode == "auto" else {"min": 1, "max": -1}[mode]
         self.best, self.saved = math.inf, []
     def on_epoch_end(self, trainer):
         if self.best_only:
-            value = self.sign * trainer.logs.get(self.monitor, math.nan)
+            if self.monitor not in trainer.logs:
+                raise ConfigError("monitor", "a metric logged each epoch: " + ", ".join(map(repr, trainer.logs)), self.monitor,
+                                  "Pass validation_data to fit to monitor val_* metrics.")
+            value = self.sign * trainer.logs[self.monitor]
             if not value < self.best: return
             self.best = value
         path = self.path.format(epoch=trainer.epoch + 1, **trainer.logs)
         trainer.model.save(path)
         self.saved.append(path)
 
-# %% ../nbs/08_train.ipynb #62a40903
+# %% ../nbs/08_train.ipynb #8bef77bd
 class LRFinder(Callback):
     "Grows the learning rate geometrically each step, records the smoothed loss, stops when it explodes."
     def __init__(self, start_lr=1e-7, end_lr=10.0, num=100, beta=0.98):
