@@ -9,7 +9,7 @@ __all__ = ['PALETTE', 'PLAYGROUND_DATASETS', 'FEATURES', 'png', 'new_figure', 'f
            'HyperparameterPanel', 'playground_data', 'feature_matrix', 'Playground', 'central_differences',
            'pass_steps', 'StepThrough']
 
-# %% ../nbs/16_widgets.ipynb #ce1786db
+# %% ../nbs/16_widgets.ipynb #b27f77dd
 import copy, inspect, json, math, struct, threading, time, zlib
 from pathlib import Path
 import numpy as np
@@ -26,7 +26,7 @@ from .train import Callback
 from .model import FNN
 from .experiment import DEFAULT_CONFIG, make_config, run_experiment
 
-# %% ../nbs/16_widgets.ipynb #2395fa57
+# %% ../nbs/16_widgets.ipynb #ebed0237
 def png(rgb) -> bytes:
     "PNG bytes of an (h, w, 3) uint8 image."
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
@@ -47,7 +47,7 @@ def fig_png(fig) -> bytes:
     fig.canvas.draw()
     return png(np.asarray(fig.canvas.buffer_rgba())[..., :3])
 
-# %% ../nbs/16_widgets.ipynb #d675524a
+# %% ../nbs/16_widgets.ipynb #7a58563a
 PALETTE = np.array([[245, 147, 34], [8, 119, 189], [46, 160, 67], [148, 103, 189], [214, 39, 40],
                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.float32)
 _WHITE = np.float32(255)
@@ -66,7 +66,7 @@ def class_colours(P, strength:float=0.85) -> np.ndarray:
     conf = (P.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
     return (_WHITE + strength * conf * (PALETTE[P.argmax(-1) % len(PALETTE)] - _WHITE)).astype(np.uint8)
 
-# %% ../nbs/16_widgets.ipynb #1702c6c7
+# %% ../nbs/16_widgets.ipynb #a01da3fb
 def _opt_defaults(name:str) -> dict:
     return {k: p.default for k, p in inspect.signature(OPTIMIZERS[name]).parameters.items()
             if k in ("momentum", "beta1", "beta2", "weight_decay")}
@@ -85,7 +85,7 @@ class _Live(Callback):
         if self.panel._stop_requested: trainer.stop_training = True
     def on_epoch_end(self, trainer): self.panel._on_epoch(trainer)
 
-# %% ../nbs/16_widgets.ipynb #1d20082c
+# %% ../nbs/16_widgets.ipynb #c5907eb0
 class HyperparameterPanel:
     "Choose data, architecture, optimiser and training settings; Train shows live curves and the final results."
     def __init__(self, config:dict|None=None, # a run config (see `experiment.make_config`); missing keys get defaults
@@ -320,6 +320,7 @@ class HyperparameterPanel:
             if k <= 12:
                 for (i, j), v in np.ndenumerate(cm):
                     ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black", fontsize=8)
+            ax.set_xticks(range(k)); ax.set_yticks(range(k))           # one tick per class, not imshow's half steps
             ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(f"confusion matrix ({part})")
         fig.tight_layout()
         self.final.value = fig_png(fig)
@@ -339,7 +340,7 @@ class HyperparameterPanel:
         except Exception as e:
             self.run_info.value = f"<span style='color:#c00'>tracking failed: {type(e).__name__}: {e}</span>"
 
-# %% ../nbs/16_widgets.ipynb #bba824a7
+# %% ../nbs/16_widgets.ipynb #b582ad1c
 PLAYGROUND_DATASETS = {"circle": 2, "xor": 2, "gaussian": 2, "spiral": 2,
                        "blobs (3 classes)": 3, "spirals (3 classes)": 3, "blobs (5 classes)": 5}
 
@@ -371,7 +372,7 @@ def feature_matrix(X, features) -> np.ndarray:
     "The network's inputs: one column per chosen feature of the 2-D points X."
     return np.stack([FEATURES[f](X) for f in features], axis=1).astype(np.float32)
 
-# %% ../nbs/16_widgets.ipynb #d8711f6d
+# %% ../nbs/16_widgets.ipynb #cff21f3f
 class Playground:
     "TensorFlow Playground in Jupyter: 2-D data, features, layers and neurons, live decision boundary."
     def __init__(self, dataset:str="circle", *, n_samples:int=500, noise:float=0.1, train_ratio:float=0.5,
@@ -641,7 +642,7 @@ class Playground:
                     lr=self.lr.value, regularization=self.reg.value, reg_rate=self.reg_rate.value,
                     batch_size=self.batch_size.value, seed=self.seed, epoch=self.epoch)
 
-# %% ../nbs/16_widgets.ipynb #fb3bcdae
+# %% ../nbs/16_widgets.ipynb #998bcbac
 def central_differences(model, X, Y, p, h:float=1e-6) -> np.ndarray:
     "Central-difference estimate of dL/dp for one parameter array `p` of a float64 `model` (prepared X, Y)."
     est, flat = np.empty(p.size), p.reshape(-1)
@@ -735,7 +736,7 @@ def pass_steps(model, X, y, h:float=1e-6) -> list:
                               arrays=[(f"∂L/∂A{l-1}", gA), (f"f'(Z{l-1})", _act(below, "derivative", Z[l - 1])), (f"δ{l-1}", delta)]))
     return steps
 
-# %% ../nbs/16_widgets.ipynb #12f2a6cf
+# %% ../nbs/16_widgets.ipynb #d152af74
 class StepThrough:
     "Walk one forward and one backward pass of a small network, one equation at a time."
     def __init__(self, model=None,        # an `FNN` (default: a 2-3-2 tanh network)
