@@ -8,15 +8,15 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/data.html.md"""
 __all__ = ['REGRESSION_FNS', 'DATASETS', 'make_xor', 'make_spirals', 'make_moons', 'make_circles', 'make_blobs',
            'make_regression_1d', 'load_mnist1d', 'load_dataset', 'split', 'Standardizer', 'one_hot', 'BatchIterator']
 
-# %% ../nbs/06_data.ipynb #4f65d39f
+# %% ../nbs/06_data.ipynb #3e7af73a
 import contextlib, copy, inspect, os, random
 from pathlib import Path
 import numpy as np
 from .errors import (
     ConfigError, ShapeError, DataError, MissingDependencyError,
-    check_array, check_choice, check_number, check_positive_int, check_nonneg)
+    check_array, check_choice, check_number, check_positive_int, check_nonneg, check_labels)
 
-# %% ../nbs/06_data.ipynb #e689db24
+# %% ../nbs/06_data.ipynb #dfd1fc95
 def _rng(seed) -> np.random.Generator:
     "A Generator from an int seed, `None` (fresh entropy) or an existing Generator (returned as is)."
     if isinstance(seed, np.random.Generator): return seed
@@ -28,7 +28,7 @@ def _check_n(n, k:int) -> int:
     if n < k: raise ConfigError("n", f"at least {k} samples (one per class)", n)
     return n
 
-# %% ../nbs/06_data.ipynb #1160a9de
+# %% ../nbs/06_data.ipynb #5bb2ae15
 def make_xor(n:int=200,        # number of samples
              noise:float=0.1,  # standard deviation of the Gaussian noise around each corner
              seed=None):       # int, None or np.random.Generator
@@ -38,7 +38,7 @@ def make_xor(n:int=200,        # number of samples
     X = corner + noise * rng.standard_normal((n, 2))
     return X.astype(np.float32), (corner[:, 0] ^ corner[:, 1]).astype(np.int64)
 
-# %% ../nbs/06_data.ipynb #f76b3320
+# %% ../nbs/06_data.ipynb #c08a224c
 def make_spirals(n:int=300,        # number of samples (split evenly among the arms)
                  classes:int=3,    # number of arms (= classes)
                  noise:float=0.2,  # standard deviation of the Gaussian noise on the angle, in radians
@@ -54,7 +54,7 @@ def make_spirals(n:int=300,        # number of samples (split evenly among the a
     X = t[:, None] * np.stack([np.cos(theta), np.sin(theta)], 1)
     return X.astype(np.float32), y.astype(np.int64)
 
-# %% ../nbs/06_data.ipynb #1d39884f
+# %% ../nbs/06_data.ipynb #0d749fdb
 def make_moons(n:int=200,        # number of samples
                noise:float=0.1,  # standard deviation of the Gaussian noise on each coordinate
                seed=None):       # int, None or np.random.Generator
@@ -67,7 +67,7 @@ def make_moons(n:int=200,        # number of samples
     X += noise * rng.standard_normal((n, 2))
     return X.astype(np.float32), y.astype(np.int64)
 
-# %% ../nbs/06_data.ipynb #61c44513
+# %% ../nbs/06_data.ipynb #c59006c8
 def make_circles(n:int=200,         # number of samples
                  noise:float=0.05,  # standard deviation of the Gaussian noise on each coordinate
                  factor:float=0.5,  # radius of the inner circle (class 1) relative to the outer one (class 0)
@@ -81,7 +81,7 @@ def make_circles(n:int=200,         # number of samples
     X = r[:, None] * np.stack([np.cos(theta), np.sin(theta)], 1) + noise * rng.standard_normal((n, 2))
     return X.astype(np.float32), y.astype(np.int64)
 
-# %% ../nbs/06_data.ipynb #2803186f
+# %% ../nbs/06_data.ipynb #6dc0ecd0
 def make_blobs(n:int=200,              # number of samples
                centers=3,              # number of classes, or their centres as an array (k, n_features)
                n_features:int=None,    # dimension d (default 2, or the width of `centers`)
@@ -103,7 +103,7 @@ def make_blobs(n:int=200,              # number of samples
     X = mu[y] + std * rng.standard_normal((n, d))
     return X.astype(np.float32), y.astype(np.int64)
 
-# %% ../nbs/06_data.ipynb #63d65f26
+# %% ../nbs/06_data.ipynb #090566dd
 REGRESSION_FNS = {
     "linear": lambda x: x,
     "quadratic": lambda x: x**2,
@@ -125,7 +125,7 @@ def make_regression_1d(n:int=200,        # number of samples
     if fx.shape != x.shape: raise ShapeError("fn", f"a function returning one value per sample, shape ({n},)", fx)
     return x[:, None].astype(np.float32), (fx + noise * rng.standard_normal(n)).astype(np.float32)
 
-# %% ../nbs/06_data.ipynb #0462525f
+# %% ../nbs/06_data.ipynb #a1d85b77
 DATASETS = {
     "xor":        dict(task="binary", n_classes=2, n_features=2, n_samples=200, source="generated",
                        description="XOR of the unit square's corners, with Gaussian noise"),
@@ -161,7 +161,7 @@ def _need(package:str, name:str):
     return MissingDependencyError("name", f"a data set whose package is installed ({name!r} needs {package})", name,
                                   'Install the data extra: pip install "fnn_nbdev[data]"')
 
-# %% ../nbs/06_data.ipynb #e370f289
+# %% ../nbs/06_data.ipynb #67279353
 def _load_sklearn(name:str):
     "One of scikit-learn's bundled data sets as (X float32, y)."
     try: from sklearn import datasets
@@ -171,7 +171,7 @@ def _load_sklearn(name:str):
     regression = DATASETS[name]["task"] == "regression"
     return X.astype(np.float32), y.astype(np.float32 if regression else np.int64)
 
-# %% ../nbs/06_data.ipynb #634e0309
+# %% ../nbs/06_data.ipynb #fac400f7
 _MNIST1D_KEYS = ("X_train", "y_train", "X_test", "y_test")
 _MNIST1D_SPEC = {"X_train": ((4000, 40), np.float32), "y_train": ((4000,), np.int64),
                  "X_test": ((1000, 40), np.float32), "y_test": ((1000,), np.int64)}
@@ -215,7 +215,7 @@ def _write_cache(path:Path, arrays):
     except OSError:
         with contextlib.suppress(OSError): tmp.unlink(missing_ok=True)
 
-# %% ../nbs/06_data.ipynb #50eed0e7
+# %% ../nbs/06_data.ipynb #c118c16f
 def load_mnist1d(seed:int=42,       # the generator's seed; 42 (also for None) is the standard MNIST-1D
                  *, cache:bool=True # reuse the copy in memory or on disk; False always regenerates (~3 s)
                 ) -> tuple:
@@ -231,7 +231,7 @@ def load_mnist1d(seed:int=42,       # the generator's seed; 42 (also for None) i
         if cache: _mnist1d_memory[seed] = arrays
     return tuple(a.copy() for a in arrays)  # copies: scaling them in place must not change the cache
 
-# %% ../nbs/06_data.ipynb #45d0fea4
+# %% ../nbs/06_data.ipynb #e3ae09a0
 def _check_kwargs(name:str, kw:dict, allowed):
     "Refuse keyword arguments that the data set `name` does not take."
     unknown = sorted(set(kw) - set(allowed))
@@ -253,7 +253,7 @@ def load_dataset(name:str,  # a key of `DATASETS`
     X_train, y_train, X_test, y_test = load_mnist1d(seed)
     return np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
 
-# %% ../nbs/06_data.ipynb #870d4a74
+# %% ../nbs/06_data.ipynb #c6b661d6
 def _allocate(counts, fractions) -> np.ndarray:
     "How many samples of each group go to each part: a (groups, parts) int array, rows summing to `counts`."
     f = np.asarray(fractions)
@@ -268,7 +268,7 @@ def _allocate(counts, fractions) -> np.ndarray:
         given += a; rows.append(a)
     return np.array(rows)
 
-# %% ../nbs/06_data.ipynb #e72bf111
+# %% ../nbs/06_data.ipynb #b4b92592
 def split(X,                          # features (n, d)
           y,                          # labels (n,) or targets (n,) / (n, k)
           fractions=(0.75, 0.25),     # size of each part; positive, summing to 1
@@ -290,7 +290,7 @@ def split(X,                          # features (n, d)
     idx = [rng.permutation(np.concatenate(chunks)) for chunks in parts]
     return tuple((X[i], y[i]) for i in idx)
 
-# %% ../nbs/06_data.ipynb #32d5a95e
+# %% ../nbs/06_data.ipynb #984a1c30
 class Standardizer:
     "Scale each column to mean 0 and standard deviation 1, with statistics learned by `fit`."
     def __init__(self): self.mean, self.scale = None, None
@@ -343,27 +343,19 @@ class Standardizer:
         if (s.scale <= 0).any(): raise ConfigError("scale", "positive values", d["scale"])
         return s
 
-# %% ../nbs/06_data.ipynb #cd17228d
-def _class_labels(arg:str, y) -> np.ndarray:
-    "`y` as an int64 vector of class labels, refusing NaN, fractional and negative values."
-    y = check_array(arg, y, ndim=(1,))
-    if y.dtype.kind == "f" and (y != np.round(y)).any():
-        raise DataError(arg, "whole-number class labels", y[y != np.round(y)][0].item())
-    if (y < 0).any(): raise DataError(arg, "class labels >= 0", y.min().item())
-    return y.astype(np.int64)
-
+# %% ../nbs/06_data.ipynb #bcf5e729
 def one_hot(y,                  # class labels (n,), whole numbers in 0..n_classes-1
             n_classes:int=None, # k; default: the largest label + 1
             dtype=np.float32):  # dtype of the result
     "The (n, k) matrix with a 1 in column `y[i]` of row `i` and 0 elsewhere."
-    y = _class_labels("y", y)
+    y = check_labels("y", y)
     k = int(y.max()) + 1 if n_classes is None else check_positive_int("n_classes", n_classes)
     if y.max() >= k: raise DataError("y", f"labels in 0..{k - 1} (n_classes={k})", y.max().item())
     Y = np.zeros((len(y), k), dtype=dtype)
     Y[np.arange(len(y)), y] = 1
     return Y
 
-# %% ../nbs/06_data.ipynb #f102ba12
+# %% ../nbs/06_data.ipynb #12999199
 class BatchIterator:
     "Iterate over `(Xb, yb)` mini-batches, one epoch per `for` loop, reshuffled each epoch from `self.rng`."
     def __init__(self,

@@ -7,13 +7,13 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/errors.html.md"""
 # %% auto #0
 __all__ = ['FNNError', 'ConfigError', 'ShapeError', 'DataError', 'ArgTypeError', 'DivergenceError', 'ModelFileError',
            'MissingDependencyError', 'check_choice', 'check_number', 'check_positive_int', 'check_positive',
-           'check_nonneg', 'check_bool', 'check_array', 'check_spec']
+           'check_nonneg', 'check_bool', 'check_array', 'check_labels', 'check_spec']
 
-# %% ../nbs/00_errors.ipynb #edcb47f7
+# %% ../nbs/00_errors.ipynb #393a2eb6
 import math
 import numpy as np
 
-# %% ../nbs/00_errors.ipynb #0b8e4dc4
+# %% ../nbs/00_errors.ipynb #df8f9942
 def _show(got, limit=80):
     "A short, readable rendering of the value the user gave."
     if isinstance(got, np.ndarray): return f"array of shape {got.shape} and dtype {got.dtype}"
@@ -34,7 +34,7 @@ class FNNError(Exception):
     def __reduce__(self):  # keep errors picklable (they cross process boundaries in sweeps)
         return (type(self), (self.arg, self.expected, self.got, self.hint))
 
-# %% ../nbs/00_errors.ipynb #b49d5f62
+# %% ../nbs/00_errors.ipynb #ecf5e07a
 class ConfigError(FNNError, ValueError):
     "A setting has a bad value: an unknown name, a non-positive size or learning rate, an invalid combination."
 
@@ -56,7 +56,7 @@ class ModelFileError(FNNError, ValueError):
 class MissingDependencyError(FNNError, ImportError):
     "An optional package is needed for this feature; the message says which extra to install."
 
-# %% ../nbs/00_errors.ipynb #48a7d791
+# %% ../nbs/00_errors.ipynb #c375a6ff
 def check_choice(arg:str, value, choices):
     "Return `value` if it is one of `choices`, else raise `ConfigError` listing the valid ones."
     if isinstance(value, str) and value in choices: return value
@@ -84,7 +84,7 @@ def check_bool(arg:str, value):
     if isinstance(value, (bool, np.bool_)): return bool(value)
     raise ArgTypeError(arg, "True or False", value)
 
-# %% ../nbs/00_errors.ipynb #be47b5b2
+# %% ../nbs/00_errors.ipynb #d034c014
 def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=False):
     "Convert `X` to an ndarray with one of the allowed `ndim`s, refusing non-numeric, empty or non-finite data."
     if isinstance(X, (str, bytes, dict)) or X is None: raise ArgTypeError(arg, "an array of numbers", X)
@@ -104,7 +104,16 @@ def check_array(arg:str, X, *, ndim=(2,), dtype=None, finite=True, allow_empty=F
         raise DataError(arg, "finite values", A, f"It holds {bad} NaN/inf value(s); impute or drop them first.")
     return A
 
-# %% ../nbs/00_errors.ipynb #0b5e81c3
+# %% ../nbs/00_errors.ipynb #81f40d39
+def check_labels(arg:str, y, hint:str="") -> np.ndarray:
+    "`y` as an int64 vector of class labels, refusing NaN, fractional and negative values."
+    y = check_array(arg, y, ndim=(1,))
+    if y.dtype.kind == "f" and (y != np.round(y)).any():
+        raise DataError(arg, "whole-number class labels", y[y != np.round(y)][0].item(), hint)
+    if (y < 0).any(): raise DataError(arg, "class labels >= 0", y.min().item())
+    return y.astype(np.int64)
+
+# %% ../nbs/00_errors.ipynb #3fde95b3
 def check_spec(arg:str, spec, registry) -> tuple:
     "Split `'name'` or `'name:p1,p2'` into `(name, [floats])`, checking the name against `registry`."
     if not isinstance(spec, str): raise ArgTypeError(arg, "a name (string)", spec)

@@ -8,7 +8,7 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/experiment.html.md"""
 __all__ = ['DEFAULT_CONFIG', 'optimizer_config', 'make_config', 'prepare_data', 'build_model', 'ExperimentResult',
            'run_experiment', 'parse_value']
 
-# %% ../nbs/11_experiment.ipynb #b5381354
+# %% ../nbs/11_experiment.ipynb #b130f005
 import ast, copy, json, time
 import numpy as np
 from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_number, check_spec, check_bool, check_nonneg
@@ -20,7 +20,7 @@ from .optim import OPTIMIZERS, _hyper_names, get_optimizer, get_schedule
 from .train import Callback, EarlyStopping, _with_horizon
 from .model import FNN
 
-# %% ../nbs/11_experiment.ipynb #6ef74c31
+# %% ../nbs/11_experiment.ipynb #a890c63b
 DEFAULT_CONFIG = dict(
     dataset="spirals",      # a name from data.DATASETS
     n_samples=None,         # generated sets only: number of samples (None: the generator's default)
@@ -47,7 +47,7 @@ DEFAULT_CONFIG = dict(
 )
 _OPT_HYPER = ("momentum", "nesterov", "beta1", "beta2", "alpha", "eps", "weight_decay")
 
-# %% ../nbs/11_experiment.ipynb #f5941782
+# %% ../nbs/11_experiment.ipynb #9fadf679
 def _hidden(cfg):
     if cfg.get("n_layers") is not None or cfg.get("width") is not None:
         n, w = cfg.get("n_layers"), cfg.get("width")
@@ -116,12 +116,11 @@ def make_config(config:dict|None=None, **overrides) -> dict:
     except (TypeError, ValueError) as e: raise ArgTypeError("config", "JSON-able values (numbers, strings, lists, dicts)", str(e)) from None
     return cfg
 
-# %% ../nbs/11_experiment.ipynb #f912997e
+# %% ../nbs/11_experiment.ipynb #02163c4a
 def prepare_data(cfg:dict) -> dict:
     "Train/val/test arrays for a run config, standardised on the training part."
     info = DATASETS[cfg["dataset"]]
-    kw = {k: cfg[k] for k, name in (("n_samples", "n"), ("noise", "noise")) if cfg.get(k) is not None}
-    kw = {("n" if k == "n_samples" else k): v for k, v in kw.items()}
+    kw = {name: cfg[k] for k, name in (("n_samples", "n"), ("noise", "noise")) if cfg.get(k) is not None}
     if kw and info["source"] != "generated":
         raise ConfigError("n_samples/noise", f"no size or noise settings for the fixed data set {cfg['dataset']!r}", kw)
     seed, classify = cfg["seed"], info["task"] != "regression"
@@ -146,7 +145,7 @@ def prepare_data(cfg:dict) -> dict:
         data["scalers"] = {"X": sx.to_dict(), "y": sy.to_dict() if sy else None}
     return data
 
-# %% ../nbs/11_experiment.ipynb #2161a91e
+# %% ../nbs/11_experiment.ipynb #5e3a3e1d
 def build_model(cfg:dict, n_features:int, info:dict) -> FNN:
     "The `FNN` a run config describes, for `n_features` inputs and a data set described by `info`."
     task = info["task"]
@@ -184,7 +183,7 @@ def run_experiment(config:dict|None=None, *, callbacks=(), progress:bool=True, *
     metrics = {k: model.evaluate(*data[k]) for k in ("train", "val", "test") if k in data}
     return ExperimentResult(cfg, model, hist.history, metrics, data, time.perf_counter() - t0)
 
-# %% ../nbs/11_experiment.ipynb #1d70869c
+# %% ../nbs/11_experiment.ipynb #31a2fbd1
 def parse_value(text:str):
     "A setting's text as the value it looks like (JSON, true/false/none, comma list, Python literal), else the text."
     low = text.strip().lower()

@@ -7,12 +7,12 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/metrics.html.md"""
 # %% auto #0
 __all__ = ['accuracy', 'confusion_matrix', 'precision_recall_f1', 'classification_report', 'mse', 'rmse', 'mae', 'r2_score']
 
-# %% ../nbs/07_metrics.ipynb #c7d620e5
+# %% ../nbs/07_metrics.ipynb #63f36edc
 import numpy as np
 from .errors import (
-    ShapeError, DataError, ArgTypeError, check_array, check_choice, check_positive_int)
+    ShapeError, DataError, ArgTypeError, check_array, check_choice, check_positive_int, check_labels)
 
-# %% ../nbs/07_metrics.ipynb #8af907de
+# %% ../nbs/07_metrics.ipynb #565b7a44
 def _labels(arg:str, y) -> tuple:
     "`(labels, width)`: int64 class labels from labels, an (n, k) matrix (argmax) or an (n, 1) probability column."
     y = check_array(arg, y, ndim=(1, 2))
@@ -21,11 +21,7 @@ def _labels(arg:str, y) -> tuple:
         if ((y < 0) | (y > 1)).any():
             raise DataError(arg, "probabilities of class 1 in [0, 1] in an (n, 1) column", y, "Pass class labels as a 1-D array.")
         return (y[:, 0] > 0.5).astype(np.int64), 2
-    if y.dtype.kind == "f" and (y != np.round(y)).any():
-        raise DataError(arg, "whole-number class labels", y[y != np.round(y)][0].item(),
-                        "For probabilities pass the (n, k) matrix, or threshold them: (p > 0.5).astype(int).")
-    if (y < 0).any(): raise DataError(arg, "class labels >= 0", y.min().item())
-    return y.astype(np.int64), None
+    return check_labels(arg, y, "For probabilities pass the (n, k) matrix, or threshold them: (p > 0.5).astype(int)."), None
 
 def _pair(y_true, y_pred, n_classes=None) -> tuple:
     "Checked `(t, p, k)`: true and predicted labels of the same length, and the number of classes."
@@ -39,7 +35,7 @@ def _pair(y_true, y_pred, n_classes=None) -> tuple:
         raise DataError(arg, f"labels in 0..{k - 1} (n_classes={k})", top)
     return t, p, k
 
-# %% ../nbs/07_metrics.ipynb #2e2d1026
+# %% ../nbs/07_metrics.ipynb #597c3fdc
 def accuracy(y_true,  # true labels (n,), or one-hot (n, k)
              y_pred   # predicted labels (n,), or probabilities / scores (n, k)
             ) -> float:
@@ -47,7 +43,7 @@ def accuracy(y_true,  # true labels (n,), or one-hot (n, k)
     t, p, _ = _pair(y_true, y_pred)
     return float(np.mean(t == p))
 
-# %% ../nbs/07_metrics.ipynb #40560726
+# %% ../nbs/07_metrics.ipynb #27318b19
 def confusion_matrix(y_true,          # true labels (n,), or one-hot (n, k)
                      y_pred,          # predicted labels (n,), or probabilities / scores (n, k)
                      n_classes:int=None,  # k; default: inferred from the labels (and matrix widths)
@@ -61,7 +57,7 @@ def confusion_matrix(y_true,          # true labels (n,), or one-hot (n, k)
     total = {"true": C.sum(1, keepdims=True), "pred": C.sum(0, keepdims=True), "all": C.sum()}[normalize]
     return np.divide(C, total, out=np.zeros((k, k)), where=np.broadcast_to(total > 0, (k, k)))
 
-# %% ../nbs/07_metrics.ipynb #4e53f247
+# %% ../nbs/07_metrics.ipynb #54c0a215
 def _ratio(a, b): return np.divide(a, b, out=np.zeros(np.shape(a)), where=np.asarray(b) > 0)
 
 def precision_recall_f1(y_true,              # true labels (n,), or one-hot (n, k)
@@ -81,7 +77,7 @@ def precision_recall_f1(y_true,              # true labels (n,), or one-hot (n, 
     return dict(precision=float(np.average(precision, weights=w)), recall=float(np.average(recall, weights=w)),
                 f1=float(np.average(f1, weights=w)), support=int(np.sum(support)))
 
-# %% ../nbs/07_metrics.ipynb #e18bfcb0
+# %% ../nbs/07_metrics.ipynb #934a3cac
 def classification_report(y_true,          # true labels (n,), or one-hot (n, k)
                           y_pred,          # predicted labels (n,), or probabilities / scores (n, k)
                           class_names=None,# a name per class (default: the class numbers); fixes k
@@ -105,7 +101,7 @@ def classification_report(y_true,          # true labels (n,), or one-hot (n, k)
     out += [line(n, num(a), num(b), num(c), str(s)) for n, a, b, c, s in avgs]
     return "\n".join(out)
 
-# %% ../nbs/07_metrics.ipynb #f90f7738
+# %% ../nbs/07_metrics.ipynb #8fd0142f
 def _targets(y_true, y_pred) -> tuple:
     "Checked float64 `(t, p)` of shape (n, m)."
     t = check_array("y_true", y_true, ndim=(1, 2), dtype=np.float64)

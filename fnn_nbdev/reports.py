@@ -9,7 +9,7 @@ __all__ = ['ACTIVATIONS', 'INITS', 'DEFAULT_SETUP', 'comparison_sweep', 'Compari
            'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'wandb_key', 'compare',
            'add_report_parser', 'report_main']
 
-# %% ../nbs/15_reports.ipynb #2712f669
+# %% ../nbs/15_reports.ipynb #c7884f61
 import base64, html, io, json, math, sys, time
 from pathlib import Path
 import numpy as np
@@ -17,8 +17,9 @@ from .errors import FNNError, ConfigError, ArgTypeError, check_number
 from .data import DATASETS
 from .experiment import DEFAULT_CONFIG, make_config, parse_value
 from .sweeps import run_sweep, metric_key
+from .plots import _figure, figure_png
 
-# %% ../nbs/15_reports.ipynb #7a38f371
+# %% ../nbs/15_reports.ipynb #49a493bd
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 INITS = ("normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
 DEFAULT_SETUP = dict(dataset="spirals", hidden=[32, 32, 32], optimizer="sgd", momentum=0.9, lr=0.05, batch_size=32, epochs=40)
@@ -48,7 +49,7 @@ def comparison_sweep(activations=ACTIVATIONS, inits=INITS, seeds:int=3, setup:di
     return {"method": "grid", "metric": {"name": metric, "goal": goal},
             "parameters": {"activation": {"values": acts}, "init": {"values": ins}, "seed": {"values": list(range(seeds))}, **fixed}}
 
-# %% ../nbs/15_reports.ipynb #da019454
+# %% ../nbs/15_reports.ipynb #5707c99d
 def _stack(curves:list) -> np.ndarray:
     "Curves of different lengths as rows of one array, padded with NaN."
     n = max((len(c) for c in curves), default=0)
@@ -140,12 +141,7 @@ class Comparison:
                 f"{len(self.failed)} failed; best {self.metric}={best[0]:.3f} with {best[1]} + {best[2]})")
     def _repr_markdown_(self): return self.table()
 
-# %% ../nbs/15_reports.ipynb #f714f3e4
-def _figure(nrows=1, ncols=1, figsize=(6, 4), **kw):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
-
+# %% ../nbs/15_reports.ipynb #1c496eaf
 def _heatmap(ax, M, rows, cols, labels, cmap, vmin=None, vmax=None):
     im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right"); ax.set_yticks(range(len(rows)), rows)
@@ -215,7 +211,7 @@ def figures(comp:Comparison) -> dict:
     return {"heatmap": plot_heatmap(comp), "curves_activation": plot_curves(comp, "activation"),
             "curves_init": plot_curves(comp, "init"), "grad_norms": plot_grad_norms(comp), "dead_units": plot_dead_units(comp)}
 
-# %% ../nbs/15_reports.ipynb #88e02aa6
+# %% ../nbs/15_reports.ipynb #127c3cee
 _CAPTIONS = {
     "heatmap": "Final {metric} for every activation × initialisation (mean ± std over seeds).",
     "curves_activation": "Learning curves per activation, averaged over initialisations and seeds (band: ± 1 std).",
@@ -229,9 +225,6 @@ table{border-collapse:collapse;font-size:0.9em;margin:1em 0}td,th{border:1px sol
 th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:0.9em}code{background:#f5f5f5;padding:1px 4px}"""
 
-def _png(fig, dpi:int=90) -> bytes:
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi); return buf.getvalue()
-
 def _md_to_html_table(md:str) -> str:
     lines = [l.strip().strip("|").split("|") for l in md.splitlines()]
     head, body = lines[0], lines[2:]
@@ -244,7 +237,7 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     title = title or f"Activations × initialisations on {comp.setup.get('dataset', '?')}"
     figs = figures(comp)
-    pngs = {k: _png(f) for k, f in figs.items()}
+    pngs = {k: figure_png(f) for k, f in figs.items()}
     setup = ", ".join(f"{k}={json.dumps(v)}" for k, v in comp.setup.items())
     n_seeds = len(comp.sweep.config["parameters"]["seed"]["values"])
     intro = (f"{len(comp.activations)} activations × {len(comp.inits)} initialisations × {n_seeds} seeds = "
@@ -280,7 +273,7 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
     comp.html_path, comp.md_path = html_path, md_path
     return html_path, md_path
 
-# %% ../nbs/15_reports.ipynb #c22a3f9e
+# %% ../nbs/15_reports.ipynb #82a0394e
 def wandb_report(comp:Comparison, *, project:str="fnn_nbdev", entity:str|None=None, title:str|None=None):
     "Save a W&B report of the comparison's runs (online runs + `wandb-workspaces`); returns its URL, or None with a note."
     try: import wandb_workspaces.reports.v2 as wr
@@ -311,7 +304,7 @@ def wandb_key(key:str) -> str:
     "The W&B name of a history key (the W&B callback renames `loss` and `val_accuracy`)."
     return {"loss": "train_loss", "val_accuracy": "val_acc"}.get(key, key)
 
-# %% ../nbs/15_reports.ipynb #cf217a14
+# %% ../nbs/15_reports.ipynb #d8ac5516
 def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
             inits=INITS,               # initialiser names
             dataset:str="spirals",     # a name from data.DATASETS
@@ -342,7 +335,7 @@ def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
         print(f"report: {comp.html_path}\n        {comp.md_path}")
     return comp
 
-# %% ../nbs/15_reports.ipynb #a3ad8ebb
+# %% ../nbs/15_reports.ipynb #851a18dd
 def add_report_parser(subparsers):
     "Add the `report` command to an argparse `subparsers` object; returns its parser."
     p = subparsers.add_parser("report", help="compare activations × initialisations; write an HTML + Markdown report",

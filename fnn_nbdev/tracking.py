@@ -9,16 +9,16 @@ __all__ = ['STATUSES', 'fit_config', 'RunRecorder', 'Run', 'load_run', 'list_run
            'read_wandb_records', 'read_wandb_run', 'tracking_callbacks', 'finish_tracking', 'run_tracked',
            'add_tracking_args', 'tracking_callbacks_from_args', 'RunPanel', 'show_run']
 
-# %% ../nbs/13_tracking.ipynb #810b17c2
+# %% ../nbs/13_tracking.ipynb #4235f46a
 import html, json, math, os, random, struct, sys, time, traceback, warnings, zlib
 from pathlib import Path
 import numpy as np
 from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_number
 from .train import Callback, DivergenceGuard
 from .model import FNN
-from .plots import ActivationStats, plot_history
+from .plots import ActivationStats, plot_history, figure_png
 
-# %% ../nbs/13_tracking.ipynb #bce4d2c9
+# %% ../nbs/13_tracking.ipynb #1fac80f7
 def _probe(trainer, probe_size:int=256) -> ActivationStats:
     "The `ActivationStats` of this fit: the user's own if given, else one shared by all tracking callbacks."
     for cb in trainer.callbacks:
@@ -58,7 +58,7 @@ def _error_info(exc) -> dict:
     return {"type": type(exc).__name__, "message": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
 
-# %% ../nbs/13_tracking.ipynb #ee278960
+# %% ../nbs/13_tracking.ipynb #73c65b2f
 STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
 
 def _atomic_write(path:Path, text:str):
@@ -157,7 +157,7 @@ class RunRecorder(Callback):
         if self._f is not None: self._safe("close history.jsonl", self._f.close); self._f = None
         self._safe("write summary.json", self._write_summary)
 
-# %% ../nbs/13_tracking.ipynb #b118135c
+# %% ../nbs/13_tracking.ipynb #c247cfc5
 def _read_json(path:Path, default):
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return default
@@ -203,7 +203,7 @@ def list_runs(root, status:str|None=None) -> list:
     runs = [r for r in runs if status is None or r.status == status]
     return sorted(runs, key=lambda r: (r.summary.get("started", ""), str(r.path)))
 
-# %% ../nbs/13_tracking.ipynb #a214be6e
+# %% ../nbs/13_tracking.ipynb #412142d6
 def _logged_in() -> bool:
     "Whether W&B credentials exist (WANDB_API_KEY or a netrc entry for the W&B host) — without asking anyone."
     if os.environ.get("WANDB_API_KEY"): return True
@@ -226,7 +226,7 @@ def resolve_mode(mode:str|None=None) -> str:
         mode = "offline"
     return mode
 
-# %% ../nbs/13_tracking.ipynb #90a4429f
+# %% ../nbs/13_tracking.ipynb #2efab8e6
 _RENAME = {"loss": "train_loss", "val_accuracy": "val_acc"}
 
 class WandbCallback(Callback):
@@ -370,7 +370,7 @@ class WandbCallback(Callback):
         try: run.finish(exit_code=exit_code)
         except Exception as e: self._warn(f"finishing the run failed ({type(e).__name__}: {e})")
 
-# %% ../nbs/13_tracking.ipynb #6a96b30a
+# %% ../nbs/13_tracking.ipynb #1314e12f
 _BLOCK, _HEADER = 32768, 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
@@ -437,7 +437,7 @@ def read_wandb_run(path, wait:float=0.0) -> dict:
         elif kind == "exit": out["exited"] = True
     return out
 
-# %% ../nbs/13_tracking.ipynb #c2b7e0fd
+# %% ../nbs/13_tracking.ipynb #535c9653
 def _wandb_mode(wandb):
     if wandb is None or wandb is False: return False
     if wandb is True or wandb == "auto": return None
@@ -498,7 +498,7 @@ def run_tracked(config:dict|None, *, run_dir, wandb=None, project:str="fnn_nbdev
         except FNNError: run = None   # the record could not be written (one warning said so); the result stands
     return res, run
 
-# %% ../nbs/13_tracking.ipynb #7ed0de4f
+# %% ../nbs/13_tracking.ipynb #9cced541
 def add_tracking_args(parser):
     "Add `--run-dir`, `--wandb [MODE]`, `--wandb-project`, `--wandb-group`, `--wandb-name` to an argparse parser."
     g = parser.add_argument_group("tracking")
@@ -517,10 +517,7 @@ def tracking_callbacks_from_args(args, config:dict) -> list:
                               project=getattr(args, "wandb_project", "fnn_nbdev"), group=getattr(args, "wandb_group", None),
                               name=getattr(args, "wandb_name", None), finish=False)
 
-# %% ../nbs/13_tracking.ipynb #a28ce1e2
-def _png(fig) -> bytes:
-    buf = __import__("io").BytesIO(); fig.savefig(buf, format="png", dpi=80); return buf.getvalue()
-
+# %% ../nbs/13_tracking.ipynb #74cb5d2e
 class RunPanel(Callback):
     "A live panel of a run's curves (or its W&B page when online): `fit(callbacks=[panel])`; `.widget` to embed."
     order = 80
@@ -559,7 +556,7 @@ class RunPanel(Callback):
             if self._widget is not None: self._status.value = self._status_text(trainer)
             return
         if not self.history: return
-        png = _png(plot_history(self.history, self.metrics, title=self.title))
+        png = figure_png(plot_history(self.history, self.metrics, title=self.title), dpi=80)
         if self._handle is not None: self._handle.update(Image(data=png, format="png"))
         if self._widget is not None:
             self._status.value = self._status_text(trainer)
