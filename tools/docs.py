@@ -138,7 +138,7 @@ def _static_widgets(nb_path:Path):
 
 
 def _use_output_files(work:Path) -> dict:
-    "Rename each processed notebook to the page name nbdev gave it (`09_model.ipynb` → `model.ipynb`, as Quarto names it)."
+    "Rename each processed notebook to the page name nbdev gave it (`11_model.ipynb` → `model.ipynb`, as Quarto names it)."
     import json, re
     renamed = {}
     for nb in sorted(work.rglob("*.ipynb")):
