@@ -66,7 +66,7 @@ def callback_seconds(model, X, y, epochs):
 
 def epoch_seconds_bare(model, X, y, lr):
     "The same epoch without fit: no checks, no Trainer, no callbacks — batches, train_step and SGD steps only."
-    y = model._prep_y(y, len(X))
+    y = model.prepare_y(y, len(X))
     opt = get_optimizer("sgd", model.params, model.grads, lr=lr)
     t = time.perf_counter()
     for Xb, yb in BatchIterator(X, y, BATCH, seed=0, check_finite=False): model.train_step(Xb, yb); opt.step()

@@ -18,6 +18,7 @@ class Activation(ABC):
     "An activation function $f$ with its derivative. Subclasses implement `forward` and `derivative`."
     name = "activation"
     params = ()  # names of the numeric parameters, in the order of the `'name:p1,p2'` spec
+    saturates = None  # where f' vanishes: 'both' tails (sigmoid, tanh), 'below' (z → −∞: the ReLU family), or None
     def __call__(self, z): return self.forward(np.asarray(z))
     @abstractmethod
     def forward(self, z, out=None): "$f(z)$, written into `out` when it is given."
@@ -52,7 +53,7 @@ class Identity(Activation):
 
 class Sigmoid(Activation):
     "$\\sigma(z) = 1/(1+e^{-z}) = (1+\\tanh(z/2))/2$, $\\sigma'(z) = \\sigma(z)(1-\\sigma(z))$."
-    name = "sigmoid"
+    name, saturates = "sigmoid", "both"
     def forward(self, z, out=None):
         out = np.multiply(z, 0.5, out=out)
         np.tanh(out, out=out)
@@ -70,7 +71,7 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     "$\\tanh(z)$, with $\\tanh'(z) = 1 - \\tanh^2(z)$."
-    name = "tanh"
+    name, saturates = "tanh", "both"
     def forward(self, z, out=None): return np.tanh(z, out=out)
     def derivative(self, z): return 1 - np.tanh(z) ** 2
     def backward(self, z, a, grad, out=None):
@@ -82,7 +83,7 @@ class Tanh(Activation):
 # %% ../nbs/02_activations.ipynb #ae8310c1
 class ReLU(Activation):
     "$\\max(0, z)$; derivative $\\mathbb 1[z>0]$."
-    name = "relu"
+    name, saturates = "relu", "below"
     def forward(self, z, out=None): return np.maximum(z, 0, out=out)
     def derivative(self, z): return (z > 0).astype(z.dtype)
     def backward(self, z, a, grad, out=None):
@@ -107,7 +108,7 @@ class LeakyReLU(Activation):
 
 class ELU(Activation):
     "$z$ for $z>0$, else $\\alpha(e^z-1)$; derivative 1 or $a+\\alpha$."
-    name, params, defaults = "elu", ("alpha",), (1.0,)
+    name, params, defaults, saturates = "elu", ("alpha",), (1.0,), "below"
     def __init__(self, alpha:float=1.0): self.alpha = check_number("activation", alpha, low=0, low_open=True)
     def forward(self, z, out=None):
         out = np.minimum(z, 0, out=out)
@@ -127,7 +128,7 @@ class ELU(Activation):
 _C = float(np.sqrt(2 / np.pi))  # a Python float, so float32 inputs stay float32
 class GELU(Activation):
     "Gaussian error linear unit, tanh approximation."
-    name = "gelu"
+    name, saturates = "gelu", "below"
     def _tanh_u(self, z, out=None):
         "$\\tanh u$ with $u = c\\,z\\,(1 + 0.044715 z^2)$, computed in place."
         out = np.multiply(z, z, out=out)
@@ -148,7 +149,7 @@ class GELU(Activation):
 
 class Softplus(Activation):
     "$\\log(1+e^z)$; derivative $\\sigma(z)$."
-    name = "softplus"
+    name, saturates = "softplus", "below"
     def forward(self, z, out=None):
         out = np.abs(z, out=out)                      # log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})
         out *= -1   # not np.negative: NumPy 2.4 miscomputes it on float64 single-column strided views
@@ -197,7 +198,7 @@ def get_activation(spec) -> Activation:
 
 # %% ../nbs/02_activations.ipynb #c24c42df
 class ActivationGroups(Activation):
-    "Per-neuron activations: neurons grouped by activation into contiguous column slices of a stored order `perm`."
+    "Per-neuron activations in the user's neuron order: each distinct activation runs once on the columns of its group."
     name = "mixed"
     def __init__(self, specs:list):
         if not isinstance(specs, (list, tuple)) or not specs:
@@ -207,25 +208,50 @@ class ActivationGroups(Activation):
             raise ConfigError("activations", "elementwise activations in a per-neuron list (softmax couples the whole layer)",
                               [a.spec for a in acts])
         self.neuron_specs = [a.spec for a in acts]
-        kinds = list(dict.fromkeys(acts))                    # distinct activations, in order of first appearance
-        group = np.array([kinds.index(a) for a in acts])
-        self.perm = np.argsort(group, kind="stable")         # stored neuron j is original neuron perm[j]
-        self.inv_perm = np.argsort(self.perm)
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(group))])
-        self.groups = [(k, slice(int(s), int(e))) for k, s, e in zip(kinds, bounds[:-1], bounds[1:])]
+        self.groups = []                                     # (activation, columns): a slice, or an index array
+        for f in dict.fromkeys(acts):                        # distinct activations, in order of first appearance
+            idx = np.flatnonzero([a == f for a in acts])
+            run = idx[-1] - idx[0] + 1 == len(idx)
+            self.groups.append((f, slice(int(idx[0]), int(idx[-1]) + 1) if run else idx))
+        self._scratch = {}
     @property
     def spec(self): return list(self.neuron_specs)
+
+    def _buffer(self, g:int, slot:int, like):
+        "Scratch buffer `slot` of group `g` for a batch like `like` (kept, and reused while the batch size allows)."
+        key, n = (g, slot), len(like)
+        buf = self._scratch.get(key)
+        if buf is None or len(buf) < n or buf.dtype != like.dtype:
+            buf = self._scratch[key] = np.empty((n, len(self.groups[g][1])), like.dtype)
+        return buf[:n]
+
+    def _gather(self, g:int, slot:int, x):
+        "The columns of group `g` of `x`, copied into its scratch buffer `slot`."
+        return np.take(x, self.groups[g][1], axis=1, out=self._buffer(g, slot, x), mode="clip")  # clip: no buffering
+
     def forward(self, z, out=None):
         out = np.empty_like(z) if out is None else out
-        for f, s in self.groups: f.forward(z[:, s], out=out[:, s])
+        for g, (f, cols) in enumerate(self.groups):
+            if isinstance(cols, slice): f.forward(z[:, cols], out=out[:, cols])
+            else: out[:, cols] = f.forward(self._gather(g, 0, z), out=self._buffer(g, 1, z))   # never in place: out ≠ z
         return out
     def derivative(self, z):
-        return np.concatenate([f.derivative(z[:, s]) for f, s in self.groups], axis=1)
+        out = np.empty_like(z)
+        for f, cols in self.groups: out[:, cols] = f.derivative(z[:, cols])
+        return out
     def backward(self, z, a, grad, out=None):
         out = np.empty_like(grad) if out is None else out
-        for f, s in self.groups: f.backward(z[:, s], a[:, s], grad[:, s], out=out[:, s])
+        for g, (f, cols) in enumerate(self.groups):
+            if isinstance(cols, slice): f.backward(z[:, cols], a[:, cols], grad[:, cols], out=out[:, cols])
+            else:
+                zg, ag, gg = self._gather(g, 0, z), self._gather(g, 1, a), self._gather(g, 2, grad)
+                out[:, cols] = f.backward(zg, ag, gg, out=self._buffer(g, 3, grad))
         return out
-    def __repr__(self): return f"ActivationGroups({', '.join(f'{f.spec}×{s.stop - s.start}' for f, s in self.groups)})"
+    @property
+    def counts(self) -> list:
+        "`(spec, number of neurons)` per group, e.g. `[('relu', 2), ('tanh', 2)]`."
+        return [(f.spec, c.stop - c.start if isinstance(c, slice) else len(c)) for f, c in self.groups]
+    def __repr__(self): return f"ActivationGroups({', '.join(f'{s}×{n}' for s, n in self.counts)})"
 
 # %% ../nbs/02_activations.ipynb #0233130b
 def layer_activation(spec, n_units:int, arg:str="activations") -> Activation:

@@ -16,8 +16,8 @@ from .activations import get_activation
 from .init import INITS, init_weights
 from .losses import LOSSES
 from .data import DATASETS, load_dataset, load_mnist1d, split, Standardizer
-from .optim import OPTIMIZERS, _hyper_names, get_optimizer, get_schedule
-from .train import Callback, EarlyStopping, _with_horizon
+from .optim import OPTIMIZERS, optimizer_defaults, get_optimizer, get_schedule
+from .train import Callback, EarlyStopping
 from .model import FNN
 
 # %% ../nbs/14_experiment.ipynb #a890c63b
@@ -63,7 +63,7 @@ def _hidden(cfg):
 
 def optimizer_config(cfg:dict) -> dict:
     "The optimizer part of a run config: its name, lr and the hyperparameters it accepts that are set."
-    accepted = _hyper_names(OPTIMIZERS[cfg["optimizer"]])
+    accepted = optimizer_defaults(cfg["optimizer"])
     return {"name": cfg["optimizer"], **{k: cfg[k] for k in _OPT_HYPER if cfg.get(k) is not None and k in accepted}}
 
 def _check_training(cfg):
@@ -76,7 +76,7 @@ def _check_training(cfg):
         if cfg[k] is not None: cfg[k] = check_nonneg(k, cfg[k])
     get_optimizer(optimizer_config(cfg), [np.zeros(1, np.float32)], [np.zeros(1, np.float32)], lr=cfg["lr"])  # combinations
     if cfg["lr_schedule"] is not None:
-        try: get_schedule(_with_horizon(cfg["lr_schedule"], cfg["epochs"]))
+        try: get_schedule(cfg["lr_schedule"], horizon=cfg["epochs"])
         except FNNError as e: raise type(e)("lr_schedule" if e.arg == "schedule" else f"lr_schedule.{e.arg}", e.expected, e.got, e.hint) from None
     cfg["clip_norm"] = check_number("clip_norm", cfg["clip_norm"], low=0, low_open=True, allow_none=True)
     cfg["seed"] = check_number("seed", cfg["seed"], integer=True, low=0, allow_none=True)

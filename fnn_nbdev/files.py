@@ -52,24 +52,40 @@ def _npy_header(f) -> tuple:
 
 class NpzReader:
     "Read an `.npz` archive member by member, each only after its declared dtype and shape were checked."
-    def __init__(self, path,                       # the archive
+    def __init__(self, source,                     # the archive: a file path, or its bytes
                  what:str="an .npz archive",       # what the file should be, for the error messages
                  max_bytes:int=2**31):             # no member may declare more bytes than this
-        self.path, self.what, self.max_bytes = as_path(path), what, max_bytes
-        if not self.path.is_file(): raise ModelFileError("path", f"an existing file ({what})", str(self.path))
-        with open(self.path, "rb") as f: magic = f.read(6)
+        self.what, self.max_bytes = what, max_bytes
+        if isinstance(source, (bytes, bytearray)):
+            self.path, magic, opened = "<bytes>", bytes(source[:6]), io.BytesIO(source)
+        else:
+            self.path = opened = as_path(source)
+            if not self.path.is_file(): raise ModelFileError("path", f"an existing file ({what})", str(self.path))
+            with open(self.path, "rb") as f: magic = f.read(6)
         if magic[:1] == b"\x80":
             raise self.error("It is a Python pickle, which is refused: unpickling can run arbitrary code.")
         if magic == b"\x93NUMPY": raise self.error("It is a single .npy array, not an archive.")
         if magic[:2] != b"PK": raise self.error("It is not an .npz (zip) archive: corrupt, or another format.")
         try:
-            self._zip = zipfile.ZipFile(self.path)
+            self._zip = zipfile.ZipFile(opened)
             self.headers = {}
             for info in self._zip.infolist():
                 if not info.filename.endswith(".npy"): continue
                 with self._zip.open(info) as f: self.headers[info.filename[:-4]] = _npy_header(f)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
             raise self.error(f"It is truncated or corrupt ({type(e).__name__}: {e}).") from None
+        pickled = [k for k, (_, dtype, _) in self.headers.items() if dtype.hasobject]
+        if pickled:
+            raise self.error(f"It holds pickled Python objects (member {pickled[0]!r}), which are refused: unpickling can run arbitrary code.")
+        for info in self._zip.infolist():       # a member may hold no more than its header declares (plus the header)
+            if info.filename.endswith(".npy"):
+                shape, dtype, _ = self.headers[info.filename[:-4]]
+                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if info.file_size > min(declared, self.max_bytes) + 65536:
+                    raise self.error(f"The member {info.filename[:-4]!r} holds {info.file_size:,} bytes, more than its header declares.")
+        try: bad = self._zip.testzip()           # every member's checksum, streamed: a flipped bit anywhere is found
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: bad = f"({type(e).__name__}: {e})"
+        if bad is not None: raise self.error(f"It is truncated or corrupt: member {bad} fails its checksum.")
 
     def error(self, why:str) -> ModelFileError:
         "The error for this file: `path: expected <what>, got '<file>'. <why>`."

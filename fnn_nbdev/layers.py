@@ -9,30 +9,33 @@ __all__ = ['Dense']
 
 # %% ../nbs/04_layers.ipynb #e1aac5e4
 import numpy as np
-from .errors import ConfigError, ShapeError, check_positive_int
+from .errors import ConfigError, ShapeError, check_positive_int, check_number
 from .activations import Identity, ActivationGroups, layer_activation
 from .init import init_weights
 
 # %% ../nbs/04_layers.ipynb #9089f514
 class Dense:
-    "A fully connected layer `a = f(x @ W + b)` with hand-written backward pass."
+    "A fully connected layer `a = f(x @ W + b)` with hand-written backward pass (and optional dropout on `a`)."
     def __init__(self, n_in:int, n_out:int,
                  activation="relu",    # a name, or a list with one name per neuron
                  init="he_normal",     # weight initialiser (see `init.INITS`); biases start at zero
-                 *, rng=None,          # a `np.random.Generator` or seed
-                 dtype="float32"):
+                 *, rng=None,          # a `np.random.Generator` or seed for the initial weights
+                 dtype="float32",
+                 dropout:float=0.0,    # probability of zeroing each output while training (inverted dropout)
+                 mask_rng=None):       # the `np.random.Generator` that draws the dropout masks (default: a fresh one)
         self.n_in, self.n_out = check_positive_int("n_in", n_in), check_positive_int("n_out", n_out)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64): raise ConfigError("dtype", "'float32' or 'float64'", dtype)
+        self.dropout = check_number("dropout", dropout, low=0)
+        if self.dropout >= 1: raise ConfigError("dropout", "a probability in [0, 1)", dropout)
+        self.mask_rng = mask_rng if mask_rng is not None or not self.dropout else np.random.default_rng()
         self.act = layer_activation(activation, n_out)
-        self.perm = self.act.perm if isinstance(self.act, ActivationGroups) else None
-        W = init_weights(init, n_in, n_out, rng, dtype=self.dtype)
-        self.W = np.ascontiguousarray(W if self.perm is None else W[:, self.perm])
+        self.W = np.ascontiguousarray(init_weights(init, n_in, n_out, rng, dtype=self.dtype))
         self.b = np.zeros(n_out, self.dtype)
         self.grad_W, self.grad_b = np.zeros_like(self.W), np.zeros_like(self.b)
         self._identity = isinstance(self.act, Identity)
-        self._fwd = self._bwd = None   # buffers, grown on demand
-        self.x = self.z = self.a = None
+        self._fwd = self._bwd = self._drop = None   # buffers, grown on demand
+        self.x = self.z = self.a = self.out = self.mask = None
 
     @property
     def params(self): return [self.W, self.b]
@@ -40,10 +43,6 @@ class Dense:
     def grads(self): return [self.grad_W, self.grad_b]
     @property
     def n_params(self): return self.W.size + self.b.size
-    @property
-    def W_user(self): return self.W if self.perm is None else self.W[:, np.argsort(self.perm)]
-    @property
-    def b_user(self): return self.b if self.perm is None else self.b[np.argsort(self.perm)]
 
     def _buffers(self, which, n, widths):
         "Views of the first `n` rows of the buffers `which`; the arrays grow for a larger batch, the views are kept for the next."
@@ -54,20 +53,31 @@ class Dense:
             setattr(self, which, cache)
         return cache[2]
 
-    def forward(self, x):
-        "Compute `f(x @ W + b)`; caches `x`, `z`, `a` for `backward`. The result is a reused buffer."
+    def forward(self, x,
+                training:bool=False,   # apply dropout (if the layer has any)
+                new_mask:bool=True):   # draw a new dropout mask (False: reuse the last one, e.g. to check gradients)
+        "Compute `f(x @ W + b)` (times the dropout mask while training); caches what `backward` needs. Returns a reused buffer."
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise ShapeError("x", f"an array of shape (n, {self.n_in})", x)
         z, a = self._buffers("_fwd", len(x), (self.n_out, self.n_out))
         np.matmul(x, self.W, out=z)
         z += self.b
         a = z if self._identity else self.act.forward(z, out=a)
-        self.x, self.z, self.a = x, z, a
-        return a
+        self.x, self.z, self.a, self.out, self.mask = x, z, a, a, None
+        if training and self.dropout:
+            m, out = self._buffers("_drop", len(x), (self.n_out, self.n_out))
+            if new_mask:
+                self.mask_rng.random(out=m, dtype=self.dtype)
+                np.greater_equal(m, self.dropout, out=m)      # keep with probability 1 - p: 1.0 or 0.0, in place
+                m *= 1 / (1 - self.dropout)                   # inverted dropout: scale now, nothing to do at test time
+            self.out, self.mask = np.multiply(a, m, out=out), m
+        return self.out
 
     def backward(self, grad, wrt="a", need_grad_in=True):
-        "Fill `grad_W`, `grad_b` from `grad` = dL/da (or dL/dz with `wrt='z'`); return dL/dx."
+        "Fill `grad_W`, `grad_b` from `grad` = dL/d(output) (or dL/dz with `wrt='z'`); return dL/dx."
         delta, grad_in = self._buffers("_bwd", len(grad), (self.n_out, self.n_in))
+        if self.mask is not None and wrt == "a":
+            grad = np.multiply(grad, self.mask, out=self._buffers("_drop", len(grad), (self.n_out, self.n_out))[1])
         if wrt == "z" or self._identity: delta = grad
         else: self.act.backward(self.z, self.a, grad, out=delta)
         np.matmul(self.x.T, delta, out=self.grad_W)
@@ -76,4 +86,4 @@ class Dense:
 
     def __repr__(self):
         act = self.act.spec if not isinstance(self.act, ActivationGroups) else repr(self.act)
-        return f"Dense({self.n_in} → {self.n_out}, {act})"
+        return f"Dense({self.n_in} → {self.n_out}, {act}" + (f", dropout={self.dropout:g})" if self.dropout else ")")

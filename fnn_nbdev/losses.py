@@ -9,13 +9,14 @@ __all__ = ['LOSSES', 'Loss', 'MSE', 'BCE', 'CrossEntropy', 'get_loss', 'penalty'
 
 # %% ../nbs/05_losses.ipynb #5f46ab3c
 import numpy as np
+from fastcore.basics import patch
 from .errors import ConfigError, ShapeError, DataError, check_array, check_choice, check_nonneg
 from .activations import Sigmoid, Softmax
 
 # %% ../nbs/05_losses.ipynb #3e8ac137
 class Loss:
     "Base class: a loss with its gradient with respect to the network's output."
-    name, task, fused_with = "loss", None, None
+    name, task, fused_with, output = "loss", None, None, "identity"
     def __init__(self): self._buf = None
     def _out(self, shape, dtype, out):
         if out is not None: return out
@@ -49,7 +50,7 @@ class MSE(Loss):
 # %% ../nbs/05_losses.ipynb #f7d3be8c
 class BCE(Loss):
     "Binary cross-entropy on probabilities (mean over all elements); fused with a sigmoid output on logits."
-    name, task, fused_with = "bce", "binary", "sigmoid"
+    name, task, fused_with, output = "bce", "binary", "sigmoid", "sigmoid"
     eps = 1e-12
     def targets(self, y, k, dtype="float32"):
         y = _as_2d_targets(y, k, dtype)
@@ -76,7 +77,7 @@ class BCE(Loss):
 # %% ../nbs/05_losses.ipynb #1755e19b
 class CrossEntropy(Loss):
     "Categorical cross-entropy, mean over samples; integer labels or one-hot rows; fused with softmax on logits."
-    name, task, fused_with = "cross_entropy", "multiclass", "softmax"
+    name, task, fused_with, output = "cross_entropy", "multiclass", "softmax", "softmax"
     eps = 1e-12
     def targets(self, y, k, dtype="float32"):
         y = check_array("y", y, ndim=(1, 2))
@@ -113,7 +114,8 @@ def _logsumexp(z):
     m = z.max(axis=1)
     return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
 
-def _ce_forward_logits(self, z, y, a=None):
+@patch
+def forward_logits(self:CrossEntropy, z, y, a=None):
     "Mean CE from the logits `z`; with the softmax output `a` (already computed) and labels, read it off `a`."
     if a is not None and y.ndim == 1:
         p = a[self._ar(len(y)), y]
@@ -122,7 +124,8 @@ def _ce_forward_logits(self, z, y, a=None):
     if y.ndim == 1: return float(np.mean(lse - z[self._ar(len(y)), y]))
     return float(np.sum(y * (lse[:, None] - z))) / len(z)
 
-def _ce_backward_logits(self, a, y, out=None):
+@patch
+def backward_logits(self:CrossEntropy, a, y, out=None):
     "dL/dz given the softmax output `a`: (a - Y)/n."
     out = self._out(a.shape, a.dtype, out)
     np.copyto(out, a)
@@ -130,8 +133,6 @@ def _ce_backward_logits(self, a, y, out=None):
     else: out -= y
     out *= 1.0 / len(a)
     return out
-
-CrossEntropy.forward_logits, CrossEntropy.backward_logits = _ce_forward_logits, _ce_backward_logits
 
 # %% ../nbs/05_losses.ipynb #233fb54c
 LOSSES = {"mse": MSE, "bce": BCE, "cross_entropy": CrossEntropy}

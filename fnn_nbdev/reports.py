@@ -17,7 +17,7 @@ from .errors import FNNError, ConfigError, ArgTypeError, check_number
 from .data import DATASETS
 from .experiment import DEFAULT_CONFIG, make_config, parse_value
 from .sweeps import run_sweep, metric_key
-from .plots import _figure, figure_png
+from .plots import new_figure, figure_png
 
 # %% ../nbs/23_reports.ipynb #49a493bd
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
@@ -158,7 +158,7 @@ def plot_heatmap(comp:Comparison, key:str|None=None):
     stats = [[comp.final(a, i, key) for i in comp.inits] for a in comp.activations]
     M = np.array([[m for m, _, _ in row] for row in stats])
     labels = [["—" if n == 0 else f"{m:.2f}\n±{s:.2f}" for m, s, n in row] for row in stats]
-    fig, ax = _figure(figsize=(max(1.3 * len(comp.inits) + 2.5, 5.5), 0.65 * len(comp.activations) + 1.8))
+    fig, ax = new_figure(figsize=(max(1.3 * len(comp.inits) + 2.5, 5.5), 0.65 * len(comp.activations) + 1.8))
     im = _heatmap(ax[0, 0], M, comp.activations, comp.inits, labels, "viridis" if "loss" not in key else "viridis_r")
     fig.colorbar(im, ax=ax[0, 0], label=key)
     ax[0, 0].set_title(f"final {key}\n(mean ± std over {max(n for row in stats for _, _, n in row)} seeds)")
@@ -168,7 +168,7 @@ def plot_dead_units(comp:Comparison):
     "Fraction of dead hidden units at the end of training, activations × inits."
     M = np.array([[comp.dead(a, i) for i in comp.inits] for a in comp.activations])
     labels = [["—" if not np.isfinite(v) else f"{v:.0%}" for v in row] for row in M]
-    fig, ax = _figure(figsize=(max(1.3 * len(comp.inits) + 2.5, 5.5), 0.65 * len(comp.activations) + 1.8))
+    fig, ax = new_figure(figsize=(max(1.3 * len(comp.inits) + 2.5, 5.5), 0.65 * len(comp.activations) + 1.8))
     im = _heatmap(ax[0, 0], M, comp.activations, comp.inits, labels, "magma", 0, 1)
     fig.colorbar(im, ax=ax[0, 0], label="dead fraction")
     ax[0, 0].set_title("dead hidden units at the end\n(mean over layers and seeds)")
@@ -177,7 +177,7 @@ def plot_dead_units(comp:Comparison):
 def plot_curves(comp:Comparison, by:str="activation"):
     "Training loss and validation metric per activation (or per init), mean ± std over everything else."
     groups = comp.activations if by == "activation" else comp.inits
-    fig, ax = _figure(1, 2, figsize=(10, 3.6))
+    fig, ax = new_figure(1, 2, figsize=(10, 3.6))
     for j, key in enumerate(("loss", comp.curve_key)):
         for g in groups:
             m, s = comp.curve(key, acts=[g] if by == "activation" else None, inits=[g] if by != "activation" else None)
@@ -193,7 +193,7 @@ def plot_curves(comp:Comparison, by:str="activation"):
 def plot_grad_norms(comp:Comparison, size:float=2.2):
     "Gradient norm of each layer's weights over training, one panel per (activation, init), log scale."
     R, C = len(comp.activations), len(comp.inits)
-    fig, ax = _figure(R, C, figsize=(max(size * C + 1, 7), size * 0.8 * R + 0.8), sharex=True, sharey=True)
+    fig, ax = new_figure(R, C, figsize=(max(size * C + 1, 7), size * 0.8 * R + 0.8), sharex=True, sharey=True)
     for r, a in enumerate(comp.activations):
         for c, i in enumerate(comp.inits):
             for l in range(1, comp.n_layers + 1):

@@ -11,6 +11,7 @@ __all__ = ['FNNClassifier', 'FNNRegressor']
 import numpy as np
 from .errors import (FNNError, ConfigError, DataError, ArgTypeError, MissingDependencyError, check_choice,
                               check_number, check_positive_int)
+from .losses import get_loss
 from .model import FNN
 from .train import EarlyStopping
 
@@ -49,32 +50,33 @@ class _FNNEstimator(BaseEstimator):
                  batch_size=32,               # samples per step (capped at the number of samples)
                  epochs=200,                  # passes over the training data in `fit`
                  l1=0.0, l2=0.0,              # weight penalties
+                 dropout=0.0,                 # dropout rate of the hidden layers (one, or one per hidden layer)
                  lr_schedule=None,            # e.g. 'cosine'
                  clip_norm=None,              # clip the global gradient norm
                  early_stopping=False,        # hold out `validation_fraction` and stop when its loss stalls
                  validation_fraction=0.1,
                  patience=10,                 # epochs without improvement before stopping
                  shuffle=True,                # reshuffle the data every epoch
-                 dtype="float32",             # the network's float type
+                 dtype=None,                  # the network's float type; None: the training data's (float64 unless float32 is given)
                  on_divergence="raise",       # non-finite loss: 'raise' DivergenceError or 'warn'
                  random_state=None,           # seed of the initial weights and batch order
                  verbose=False):              # show a progress bar
         self.hidden_layer_sizes, self.activation, self.loss, self.init = hidden_layer_sizes, activation, loss, init
         self.optimizer, self.lr, self.batch_size, self.epochs = optimizer, lr, batch_size, epochs
-        self.l1, self.l2, self.lr_schedule, self.clip_norm = l1, l2, lr_schedule, clip_norm
+        self.l1, self.l2, self.dropout, self.lr_schedule, self.clip_norm = l1, l2, dropout, lr_schedule, clip_norm
         self.early_stopping, self.validation_fraction, self.patience = early_stopping, validation_fraction, patience
         self.shuffle, self.dtype, self.on_divergence = shuffle, dtype, on_divergence
         self.random_state, self.verbose = random_state, verbose
 
-    def _build(self, n_in:int, n_out:int, loss:str) -> FNN:
+    def _build(self, n_in:int, n_out:int, loss:str, dtype) -> FNN:
         hidden = _hidden(self.hidden_layer_sizes)
         act = self.activation
         if isinstance(act, (list, tuple)):
             if len(act) != len(hidden):
                 raise ConfigError("activation", f"one name per hidden layer ({len(hidden)})", act)
-            act = list(act) + [{"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}[loss]]
-        try: return FNN([n_in, *hidden, n_out], act, loss=loss, init=self.init, l1=self.l1, l2=self.l2,
-                        seed=self._seed, dtype=self.dtype)
+            act = list(act) + [get_loss(loss).output]
+        try: return FNN([n_in, *hidden, n_out], act, loss=loss, init=self.init, l1=self.l1, l2=self.l2, dropout=self.dropout,
+                        seed=self._seed, dtype=dtype if self.dtype is None else self.dtype)
         except FNNError as e:
             if e.arg.startswith("activations"): raise type(e)("activation", e.expected, e.got, e.hint) from None
             raise
@@ -99,13 +101,14 @@ class _FNNEstimator(BaseEstimator):
                                clip_norm=None if optimizer else self.clip_norm, on_divergence=self.on_divergence)
         self._calls += 1
         for k, v in hist.history.items(): self.history_.setdefault(k, []).extend(v)
-        self.n_epochs_ = len(self.history_["loss"])
-        self.loss_ = self.history_["loss"][-1]
+        self.n_epochs_ = len(self.history_.get("loss", []))
+        self.loss_ = self.history_["loss"][-1] if self.n_epochs_ else float("nan")   # nan: not one epoch finished (divergence)
         return self
 
-    def _start(self, n_in:int, n_out:int, loss:str):
+    def _start(self, X, n_out:int, loss:str):
+        "A fresh network for inputs like `X`, computing in `X`'s float type (as scikit-learn's own estimators do)."
         self._seed, self._calls, self.history_ = _seed(self.random_state), 0, {}
-        self.model_ = self._build(n_in, n_out, loss)
+        self.model_ = self._build(X.shape[1], n_out, loss, X.dtype.name)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -137,7 +140,7 @@ class FNNClassifier(ClassifierMixin, _FNNEstimator):
             raise DataError("y", "labels of at least 2 classes", f"1 class ({self.classes_[0]!r})",
                             "A classifier needs examples of two or more classes.")
         loss = self._loss(len(self.classes_))
-        self._start(X.shape[1], 1 if loss == "bce" else len(self.classes_), loss)
+        self._start(X, 1 if loss == "bce" else len(self.classes_), loss)
 
     def fit(self, X, y):
         "Train a new network on `(X, y)` for `epochs` epochs (fewer with early stopping); returns `self`."
@@ -159,7 +162,7 @@ class FNNClassifier(ClassifierMixin, _FNNEstimator):
         "Probabilities (n, n_classes), columns in the order of `classes_`."
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        p = self.model_.predict_proba(X).astype(np.float64)
+        p = self.model_.predict_proba(X)
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
     def predict(self, X):
@@ -172,13 +175,13 @@ class FNNRegressor(RegressorMixin, _FNNEstimator):
     "A feed-forward network regressor (identity output, MSE), with one or several targets."
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss=None, init="he_normal", optimizer="adam",
                  lr=1e-3, batch_size=32, epochs=200, l1=0.0, l2=0.0, lr_schedule=None, clip_norm=None,
-                 early_stopping=False, validation_fraction=0.1, patience=10, shuffle=True, dtype="float32",
+                 early_stopping=False, validation_fraction=0.1, patience=10, shuffle=True, dtype=None, dropout=0.0,
                  on_divergence="raise", random_state=None, verbose=False,
                  standardize_y=True):   # train on standardised targets; `predict` maps back
         super().__init__(hidden_layer_sizes, activation, loss=loss, init=init, optimizer=optimizer, lr=lr,
                          batch_size=batch_size, epochs=epochs, l1=l1, l2=l2, lr_schedule=lr_schedule,
                          clip_norm=clip_norm, early_stopping=early_stopping, validation_fraction=validation_fraction,
-                         patience=patience, shuffle=shuffle, dtype=dtype, on_divergence=on_divergence,
+                         patience=patience, shuffle=shuffle, dtype=dtype, dropout=dropout, on_divergence=on_divergence,
                          random_state=random_state, verbose=verbose)
         self.standardize_y = standardize_y
 
@@ -194,7 +197,7 @@ class FNNRegressor(RegressorMixin, _FNNEstimator):
             sd = Y.std(axis=0)
             self._y_mean, self._y_scale = Y.mean(axis=0), np.where(sd > 0, sd, 1.0)
         else: self._y_mean, self._y_scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
-        self._start(X.shape[1], self.n_outputs_, "mse")
+        self._start(X, self.n_outputs_, "mse")
 
     def fit(self, X, y):
         "Train a new network on `(X, y)` for `epochs` epochs (fewer with early stopping); returns `self`."
@@ -215,7 +218,7 @@ class FNNRegressor(RegressorMixin, _FNNEstimator):
         "Predicted targets: (n,) for one target, (n, k) for k."
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        out = self.model_.predict(X).astype(np.float64).reshape(len(X), -1) * self._y_scale + self._y_mean
+        out = (self.model_.predict(X).reshape(len(X), -1) * self._y_scale + self._y_mean).astype(self.model_.dtype)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):

@@ -6,8 +6,7 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/widgets.html.md"""
 
 # %% auto #0
 __all__ = ['PALETTE', 'PLAYGROUND_DATASETS', 'FEATURES', 'png', 'new_figure', 'fig_png', 'diverging', 'class_colours',
-           'HyperparameterPanel', 'playground_data', 'feature_matrix', 'Playground', 'central_differences',
-           'pass_steps', 'StepThrough']
+           'HyperparameterPanel', 'playground_data', 'feature_matrix', 'Playground', 'pass_steps', 'StepThrough']
 
 # %% ../nbs/25_widgets.ipynb #b27f77dd
 import copy, inspect, json, math, struct, threading, time, zlib
@@ -24,6 +23,7 @@ from .data import DATASETS, make_circles, make_xor, make_blobs, make_spirals, sp
 from .metrics import confusion_matrix
 from .train import Callback
 from .model import FNN
+from .gradcheck import central_differences, float64_copy
 from .experiment import DEFAULT_CONFIG, make_config, run_experiment
 
 # %% ../nbs/25_widgets.ipynb #ebed0237
@@ -491,7 +491,7 @@ class Playground:
         self.opt = get_optimizer("sgd", self.model.params, self.model.grads, lr=self.lr.value)
         m = self.model
         self._F_train, self._F_test = feature_matrix(self.X_train, feats), feature_matrix(self.X_test, feats)
-        self._Y_train, self._Y_test = m._prep_y(self.y_train, len(self.y_train)), m._prep_y(self.y_test, len(self.y_test))
+        self._Y_train, self._Y_test = m.prepare_y(self.y_train, len(self.y_train)), m.prepare_y(self.y_test, len(self.y_test))
         self._F_grid = feature_matrix(self._grid, feats)
         self._rng = np.random.default_rng(self.seed)
         self.epoch, self.train_losses, self.test_losses = 0, [], []
@@ -526,8 +526,8 @@ class Playground:
         self.test_losses.append(self._loss(self._F_test, self._Y_test))
 
     def _loss(self, F, Y):
-        self.model._forward(F)
-        return float(self.model._loss_value(Y))
+        self.model.propagate(F)
+        return float(self.model.loss_value(Y))
 
     def step(self, n:int=1):
         "Train `n` epochs, then redraw."
@@ -616,10 +616,10 @@ class Playground:
     def redraw(self):
         "Update the boundary heatmap, the neuron heatmaps, the loss curves and the epoch counter."
         m, r = self.model, self.res
-        P = m._forward(self._F_grid)
+        P = m.propagate(self._F_grid)
         self._im.set_data(class_colours(P).reshape(r, r, 3))
         for layer, imgs in zip(m.layers[:-1], self._neuron_images):
-            A = layer.a if layer.perm is None else layer.a[:, np.argsort(layer.perm)]
+            A = layer.a
             scale = np.abs(A).max(axis=0) + 1e-12
             for j, im in enumerate(imgs): im.value = png(diverging(A[:, j] / scale[j]).reshape(r, r, 3)[::-1])
         self.boundary.value = self._draw_boundary()
@@ -643,39 +643,17 @@ class Playground:
                     batch_size=self.batch_size.value, seed=self.seed, epoch=self.epoch)
 
 # %% ../nbs/25_widgets.ipynb #998bcbac
-def central_differences(model, X, Y, p, h:float=1e-6) -> np.ndarray:
-    "Central-difference estimate of dL/dp for one parameter array `p` of a float64 `model` (prepared X, Y)."
-    est, flat = np.empty(p.size), p.reshape(-1)
-    for i in range(p.size):
-        old = flat[i]
-        flat[i] = old + h; model._forward(X); lp = model._loss_value(Y)
-        flat[i] = old - h; model._forward(X); lm = model._loss_value(Y)
-        flat[i] = old; est[i] = (lp - lm) / (2 * h)
-    return est.reshape(p.shape)
-
 def _rel_error(a, b) -> float:
     d = np.linalg.norm(a) + np.linalg.norm(b)
     return float(np.linalg.norm(a - b) / d) if d > 0 else 0.0
 
-def _user_order(m, l:int, a, rows:bool):
-    "Layer `l`'s (0-based) parameter or gradient `a` in the user's neuron order (undoing per-neuron permutations)."
-    layer = m.layers[l]
-    if rows and l > 0 and m.layers[l - 1].perm is not None: a = a[np.argsort(m.layers[l - 1].perm)]
-    return a if layer.perm is None else a[..., np.argsort(layer.perm)]
-
-def _act(layer, fn, *arrays):
-    "Apply `layer.act.fn` to user-ordered arrays (per-neuron groups work on the layer's internal order)."
-    if layer.perm is None: return getattr(layer.act, fn)(*arrays)
-    return getattr(layer.act, fn)(*[x[:, layer.perm] for x in arrays])[:, np.argsort(layer.perm)]
-
 def pass_steps(model, X, y, h:float=1e-6) -> list:
     "The forward and backward pass of `model` on (X, y) as a list of steps (dicts: phase, title, eq, arrays, check)."
-    m = FNN.from_config({**model.config(), "dtype": "float64"})
-    for p, q in zip(m.params, model.params): p[...] = q
-    X = m._prep_X(X); Y = m._prep_y(y, len(X))
+    m = float64_copy(model)
+    X = m.prepare_X(X)
+    Y = m.prepare_y(y, len(X))
     L_, k = len(m.layers), m.sizes[-1]
-    Ws = [_user_order(m, i, l.W, True) for i, l in enumerate(m.layers)]
-    bs = [_user_order(m, i, l.b, False) for i, l in enumerate(m.layers)]
+    Ws, bs = [l.W for l in m.layers], [l.b for l in m.layers]
     fname = lambda l: "f" if hasattr(l.act, "groups") else l.act.name
     steps, A, Z = [], [X], [None]
     steps.append(dict(phase="forward", title="input batch", eq=r"A_0 = X", arrays=[("X", X), ("y", np.asarray(y))]))
@@ -683,27 +661,26 @@ def pass_steps(model, X, y, h:float=1e-6) -> list:
         z = A[-1] @ Ws[l - 1] + bs[l - 1]
         steps.append(dict(phase="forward", title=f"layer {l}: weighted sum", layer=l, eq=rf"Z_{l} = A_{l-1} W_{l} + b_{l}",
                           arrays=[(f"A{l-1}", A[-1]), (f"W{l}", Ws[l - 1]), (f"b{l}", bs[l - 1]), (f"Z{l}", z)]))
-        a = _act(layer, "forward", z)
+        a = layer.act.forward(z)
         steps.append(dict(phase="forward", title=f"layer {l}: activation ({fname(layer)})", layer=l,
                           eq=rf"A_{l} = \mathrm{{{fname(layer)}}}(Z_{l})", arrays=[(f"Z{l}", z), (f"A{l}", a)]))
         Z.append(z); A.append(a)
-    m._forward(X)
-    loss = float(m._loss_value(Y))
+    m.propagate(X)
+    loss = float(m.loss_value(Y))
     Yu = Y if Y.ndim == 2 else np.eye(k)[Y]
-    if Y.ndim == 2 and m._out_unperm is not None: Yu = Y[:, m._out_unperm]
     leq = {"cross_entropy": r"L = -\frac1n\sum_i \log \hat y_{i, y_i}",
            "bce": r"L = -\frac{1}{nk}\sum [y\log\hat y + (1-y)\log(1-\hat y)]",
            "mse": r"L = \frac{1}{n k}\sum (\hat y - y)^2"}[m.loss_fn.name]
     pen = (r" + \lambda_1\sum|W| + \frac{\lambda_2}{2}\sum W^2" if (m.l1 or m.l2) else "")
     steps.append(dict(phase="forward", title=f"loss ({m.loss_fn.name}) = {loss:.6g}", eq=leq + pen + rf" = {loss:.4f}",
                       arrays=[("Ŷ", A[-1]), ("Y", Yu)]))
-    analytic = [g.copy() for g in m._backward(Y)]
+    analytic = [g.copy() for g in m.backpropagate(Y)]
     out, n = m.layers[-1], len(X)
     if m.fused:
         delta = (A[-1] - Yu) / (n if m.loss_fn.name == "cross_entropy" else Yu.size)
         deq = rf"\delta_{L_} = \frac{{\partial L}}{{\partial Z_{L_}}} = \frac{{1}}{{{'n' if m.loss_fn.name == 'cross_entropy' else 'nk'}}}(\hat Y - Y)"
     else:
-        delta = _act(out, "backward", Z[-1], A[-1], m.loss_fn.backward(A[-1], Yu))
+        delta = out.act.backward(Z[-1], A[-1], m.loss_fn.backward(A[-1], Yu))
         deq = rf"\delta_{L_} = \frac{{\partial L}}{{\partial A_{L_}}} \odot f'(Z_{L_})"
     steps.append(dict(phase="backward", title=f"output error δ{L_}", layer=L_, eq=deq,
                       arrays=[("Ŷ", A[-1]), ("Y", Yu), (f"δ{L_}", delta)]))
@@ -717,8 +694,11 @@ def pass_steps(model, X, y, h:float=1e-6) -> list:
                 (f"W{l}", gW, layer.W, True, rf"\frac{{\partial L}}{{\partial W_{l}}} = A_{l-1}^\top \delta_{l}" + pen,
                  [(f"A{l-1}ᵀ", A[l - 1].T), (f"δ{l}", delta)]),
                 (f"b{l}", gb, layer.b, False, rf"\frac{{\partial L}}{{\partial b_{l}}} = \sum_i \delta_{{{l},i}}", [(f"δ{l}", delta)])]:
-            num = _user_order(m, l - 1, central_differences(m, X, Y, p, h), rows)
-            model_grad = _user_order(m, l - 1, analytic[2 * (l - 1) + (not rows)], rows)
+            def loss():
+                m.propagate(X)
+                return m.loss_value(Y)
+            num = central_differences(loss, p, h).reshape(p.shape)
+            model_grad = analytic[2 * (l - 1) + (not rows)]
             if _rel_error(g, model_grad) > 1e-8:
                 raise FNNError("model", f"the model's backward to match the step-by-step {name} gradient", _rel_error(g, model_grad))
             steps.append(dict(phase="backward", title=f"layer {l}: gradient of {name}", layer=l, eq=eq,
@@ -730,10 +710,10 @@ def pass_steps(model, X, y, h:float=1e-6) -> list:
                               eq=rf"\frac{{\partial L}}{{\partial A_{{{l-1}}}}} = \delta_{l} W_{l}^\top",
                               arrays=[(f"δ{l}", delta), (f"W{l}ᵀ", W_.T), (f"∂L/∂A{l-1}", gA)]))
             below = m.layers[l - 2]
-            delta = _act(below, "backward", Z[l - 1], A[l - 1], gA)
+            delta = below.act.backward(Z[l - 1], A[l - 1], gA)
             steps.append(dict(phase="backward", title=f"layer {l-1}: through the activation ({fname(below)})", layer=l - 1,
                               eq=rf"\delta_{{{l-1}}} = \frac{{\partial L}}{{\partial A_{{{l-1}}}}} \odot f'(Z_{{{l-1}}})",
-                              arrays=[(f"∂L/∂A{l-1}", gA), (f"f'(Z{l-1})", _act(below, "derivative", Z[l - 1])), (f"δ{l-1}", delta)]))
+                              arrays=[(f"∂L/∂A{l-1}", gA), (f"f'(Z{l-1})", below.act.derivative(Z[l - 1])), (f"δ{l-1}", delta)]))
     return steps
 
 # %% ../nbs/25_widgets.ipynb #d152af74

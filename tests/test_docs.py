@@ -103,7 +103,7 @@ def test_module_pages_show_their_api(site):
     assert not missing, "\n".join(missing)
     html = (site / "model.html").read_text()
     # nbdev 3's show_doc: the name as a heading, then the signature with each parameter's docment as a comment
-    sig = re.search(r'<h3 id="fit"[^>]*>.*?</h3>\s*<div[^>]*>.*?</pre>', html, re.S)
+    sig = re.search(r'<h3 id="fnn.fit"[^>]*>FNN.fit</h3>\s*<div[^>]*>.*?</pre>', html, re.S)   # a method of FNN, by its name
     assert sig, "no signature block after the heading of FNN.fit"
     text = re.sub(r"<[^>]+>", "", sig.group(0))
     assert "def fit(" in text and "batch_size" in text and "# samples per gradient step" in text
@@ -170,8 +170,8 @@ def test_page_in_browser(site, server, browser, path, kind):
     first_ref = order.index("errors.html")
     assert order[0] == "index.html" and first_tut < first_ref
     if kind == "module":
-        assert page.locator("h3#fnn").count() == 1 and page.locator("h3#fit").count() == 1
-        sig = page.locator("h3#fit + div pre").inner_text()
+        assert page.locator("h3#fnn").count() == 1 and page.locator('h3[id="fnn.fit"]').count() == 1
+        sig = page.locator('h3[id="fnn.fit"] + div pre').inner_text()
         assert "def fit(" in sig and "# samples per gradient step" in sig
     if kind == "tutorial":
         assert len(imgs) >= 1 and page.get_by_text("After this notebook you can").count() >= 1

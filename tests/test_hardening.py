@@ -97,7 +97,7 @@ CASES = [
     ("from_config unknown key", lambda: FNN.from_config({**clf().config(), "colour": 1}), ConfigError, "config['colour']: expected a key of FNN.config()"),
     ("save into a missing folder", lambda: clf().save("/no/such/folder/m.npz"), ModelFileError, "path: expected a file in an existing folder"),
     ("save path type", lambda: clf().save(5), ArgTypeError, "path: expected a file path (str or pathlib.Path), got 5"),
-    ("load a folder", lambda: FNN.load("/tmp"), ModelFileError, "path: expected an existing model file, got '/tmp'"),
+    ("load a folder", lambda: FNN.load("/tmp"), ModelFileError, "path: expected an existing file (a model file written by FNN.save), got '/tmp'"),
     ("load None", lambda: FNN.load(None), ArgTypeError, "path: expected a file path (str or pathlib.Path), got None"),
     # experiment config
     ("config not a dict", lambda: E.make_config([("lr", 1)]), ArgTypeError, "config: expected a dict of run settings"),
@@ -342,12 +342,19 @@ def test_pickle_payloads_never_run(tmp_path):
     assert not marker.exists()
     pickle.loads(pickle.dumps(_Payload(marker))); assert marker.exists()        # the payload is real: it does run when unpickled
 
+def _data_offset(raw, member):
+    "Where `member`'s bytes start in a zip archive (after its local header: name and extra field lengths vary)."
+    import io, struct, zipfile
+    info = zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo(member)
+    n_name, n_extra = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    return info.header_offset + 30 + n_name + n_extra
+
 @pytest.mark.parametrize("damage", ["zeros", "flip", "empty", "npy", "nan params", "bad config", "wrong shape"])
 def test_corrupt_or_foreign_model_files_give_a_clear_error(tmp_path, damage):
     m = clf(); m.fit(X, y, epochs=1, progress=False); path = m.save(tmp_path / "m.npz")
     raw = bytearray(path.read_bytes())
     if damage == "zeros": raw[len(raw) // 3: len(raw) // 3 + 200] = bytes(200)
-    elif damage == "flip": raw[len(raw) // 2] ^= 0xFF           # caught by the zip member's CRC
+    elif damage == "flip": raw[_data_offset(raw, "param_0.npy") + 140] ^= 0xFF   # a byte of W1's values: the CRC catches it
     elif damage == "empty": raw = b""
     elif damage == "npy": np.save(tmp_path / "x.npy", np.zeros(3)); raw = (tmp_path / "x.npy").read_bytes()
     else:

@@ -29,7 +29,7 @@ def _data(n, d, k, seed=0, dtype=np.float32):
 
 def _peak_over_steps(model, optimizer, X, y, steps=50, warmup=3):
     "Peak traced memory of `steps` training steps (train_step + optimizer step) after `warmup` steps."
-    y = model._prep_y(y, len(X))
+    y = model.prepare_y(y, len(X))
     Xb, yb = np.ascontiguousarray(X[:BATCH]), y[:BATCH]
     opt = get_optimizer(optimizer, model.params, model.grads)
     for _ in range(warmup): model.train_step(Xb, yb); opt.step()
@@ -67,7 +67,7 @@ def test_peak_does_not_grow_with_the_batch(activations, dtype):
     peaks = []
     for n in (BATCH, 4 * BATCH):
         model = FNN([784, 256, 128, 10], activations, seed=0, dtype=dtype)
-        yp = model._prep_y(y[:n], n)
+        yp = model.prepare_y(y[:n], n)
         opt = get_optimizer("adam", model.params, model.grads)
         for _ in range(2): model.train_step(X[:n], yp); opt.step()
         tracemalloc.start()
