@@ -9,8 +9,8 @@ Two steps, both pure Python:
    (signature, docstring, a table of the documented parameters), the export and import cells are run to render
    them, `#|` directives and hidden cells are removed. The processed notebooks go to a work folder (`_proc/`).
 2. `smalldocs render` turns the processed notebooks into HTML pages, laid out by `nbs/_quarto.yml` (sidebar: home,
-   the course, the library reference) and styled by `nbs/styles.css`. Only saved outputs show: run a notebook with
-   `nbdev-test --save` (or `.authoring/mk.sh`) before building if its figures are stale.
+   the course, the library reference) and styled by `nbs/styles.css`. Only saved outputs show: if a notebook's
+   figures are stale, refresh them first with `nbdev-test --save --flags slow nbs/NN_x.ipynb`, then `nbdev-clean`.
 
 Where Quarto is installed, `nbdev-docs` builds the site from the same `nbs/_quarto.yml`.
 
