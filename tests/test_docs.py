@@ -4,7 +4,7 @@
 page (images and internal links resolve, every module page shows its API); headless Chromium (Debian's
 /usr/bin/chromium through PyPI playwright — never `playwright install`) opens the home page, a module page and a
 tutorial page: images decode, same-site links answer 200, API blocks are rendered, formulas are typeset by the
-site's own KaTeX (nothing is fetched from a CDN). Screenshots stay in the pytest temp folder
+site's own KaTeX (nothing is fetched from a CDN), signatures wrap. Screenshots stay in the pytest temp folder
 (`docs_site*/screenshots`).
 """
 import importlib.util, json, os, re, shutil, subprocess, sys, threading
@@ -329,4 +329,44 @@ def test_formulas_are_typeset_offline(site, server, browser, path, at_least):
     shots = site.parent / "screenshots"
     page.locator(".katex-display").first.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / f"math_{Path(path).stem}.png"))
+    page.close()
+
+
+def test_signature_lines_are_marked_only_where_no_tag_spans_lines():
+    line_spans = _docs_tool()._line_spans
+    assert line_spans('<span class="kw">def</span> f(\n    x, <span class="co"># the input</span>\n):') == (
+        '<span class="sig-line"><span class="kw">def</span> f(</span>\n'
+        '<span class="sig-line">    x, <span class="co"># the input</span></span>\n<span class="sig-line">):</span>')
+    multiline = 'def f(\n    s=<span class="st">"a\nb"</span>\n):'   # a default value with a newline in its token
+    assert line_spans(multiline) == multiline
+
+
+@pytest.mark.parametrize("path,long_one", [("model.html", "fit"), ("sweeps.html", "run_sweep")])
+def test_signatures_wrap_at_1280px(site, server, browser, path, long_one):
+    "Every show_doc signature fits its block: long ones wrap instead of scrolling sideways."
+    page, _ = _open(browser, server + path)
+    sigs = page.eval_on_selector_all(":is(h2, h3, h4).anchored + .code-copy-outer-scaffold pre",
+                                     "els => els.map(e => [e.closest('.code-copy-outer-scaffold').previousElementSibling.id,"
+                                     " e.scrollWidth, e.clientWidth])")
+    assert len(sigs) >= 15, f"{path}: only {len(sigs)} signature blocks"
+    wide = [(name, sw, cw) for name, sw, cw in sigs if sw > cw + 1]
+    assert not wide, f"{path}: signatures wider than their block: {wide}"
+    block = page.locator(f"h3#{long_one} + div pre")
+    text = block.inner_text()
+    assert text.startswith(f"def {long_one}(") and text.count("\n") >= 5   # wrapping is visual: one parameter a line still
+    # what wraps hangs under the parameter names (4 spaces in), at 8 characters from the left of the block
+    hang = block.evaluate("""pre => {
+      const zeros = document.createElement('span'); zeros.textContent = '0000000000'; pre.querySelector('code').appendChild(zeros);
+      const ch = zeros.getBoundingClientRect().width / 10; zeros.remove();
+      const left = pre.getBoundingClientRect().left + parseFloat(getComputedStyle(pre).paddingLeft);
+      return [...pre.querySelectorAll('.sig-line')].map(line => {
+        const r = document.createRange(); r.selectNodeContents(line);
+        const rects = [...r.getClientRects()].filter(x => x.width > 0), top = Math.min(...rects.map(x => x.top));
+        const more = rects.filter(x => x.top > top + 2);
+        return more.length ? (Math.min(...more.map(x => x.left)) - left) / ch : null;
+      }).filter(x => x !== null);
+    }""")
+    assert len(hang) >= 3 and all(7.5 <= h <= 8.5 for h in hang), f"{long_one}: wrapped parts start at {hang} characters"
+    block.scroll_into_view_if_needed()
+    block.screenshot(path=str(site.parent / "screenshots" / f"signature_{long_one}.png"))
     page.close()

@@ -12,8 +12,9 @@ Two steps, both pure Python:
    the course, the library reference) and styled by `nbs/styles.css`. Only saved outputs show: if a notebook's
    figures are stale, refresh them first with `nbdev-test --save --flags slow nbs/NN_x.ipynb`, then `nbdev-clean`.
 
-Then the pages are finished: nbdev's links to the published site point at the local pages, and the site is made to
-work offline. smalldocs' pages load KaTeX from a CDN; the build copies KaTeX from a registry package instead — Debian's
+Then the pages are finished: nbdev's links to the published site point at the local pages, each line of a show_doc
+signature is marked so that a long one wraps with a hanging indent (`nbs/styles.css`), and the site is made to work
+offline. smalldocs' pages load KaTeX from a CDN; the build copies KaTeX from a registry package instead — Debian's
 `libjs-katex` + `fonts-katex`, or npm's `katex` installed in the project folder — into `site_libs/katex/` and points
 the pages at it (KaTeX files are never committed). Without either package the build stops and says how to get one:
 a site whose formulas silently depend on a CDN is what a classroom without internet would get. Any other script or
@@ -244,6 +245,28 @@ def offsite_assets(out:Path) -> list:
             for page in sorted(out.rglob("*.html")) for m in OFFSITE.finditer(page.read_text())]
 
 
+# a show_doc signature: the heading with the name, then the highlighted `def name(...)` block
+SIGNATURE = re.compile(r'(<(h[234]) id="[^"]*" class="anchored"[^>]*>(?:(?!</h[234]>).)*</\2>\s*'
+                       r'<div class="code-copy-outer-scaffold"><div class="sourceCode"[^>]*><pre[^>]*><code[^>]*>)(.*?)(</code>)', re.S)
+
+def _line_spans(code:str) -> str:
+    """Each line of a highlighted signature in a `<span class="sig-line">`, so that `nbs/styles.css` can hang the part
+    of a long line that wraps under the parameter's name. As it was if a tag spans lines (nothing is split)."""
+    depth = 0
+    for part in re.split(r"(<[^>]*>|\n)", code):
+        if part == "\n" and depth: return code
+        if part.startswith("<"): depth += -1 if part.startswith("</") else 0 if part.endswith("/>") else 1
+    return "\n".join(f'<span class="sig-line">{line}</span>' for line in code.split("\n"))
+
+
+def _hanging_signatures(out:Path):
+    "Mark the lines of every show_doc signature of the site (see `_line_spans`)."
+    for page in out.rglob("*.html"):
+        html = page.read_text()
+        new = SIGNATURE.sub(lambda m: m.group(1) + _line_spans(m.group(3)) + m.group(4), html)
+        if new != html: page.write_text(new)
+
+
 def render(work:Path, out:Path):
     "Step 2: smalldocs renders `work` into its output-dir, which then moves to `out`."
     exe = Path(sys.executable).with_name("smalldocs")
@@ -259,6 +282,7 @@ def render(work:Path, out:Path):
     shutil.move(str(built), str(out))
     site_url = yaml.safe_load((work / "_quarto.yml").read_text())["website"].get("site-url")
     if site_url: _fix_links(out, site_url)
+    _hanging_signatures(out)
     serve_katex(out)
     offsite = offsite_assets(out)
     if offsite:
