@@ -13,7 +13,8 @@ from pathlib import Path
 from . import __version__
 from .errors import FNNError, DivergenceError
 from .data import DATASETS
-from .experiment import DEFAULT_CONFIG, make_config, run_experiment, parse_value
+from .config import DEFAULT_CONFIG, make_config, parse_value
+from .experiment import run_experiment
 from .tracking import add_tracking_args, tracking_callbacks_from_args, finish_tracking
 from .sweeps import add_sweep_parser, sweep_main
 from .reports import add_report_parser, report_main

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from .errors import FNNError, ConfigError, ArgTypeError, check_number
 from .data import DATASETS
-from .experiment import DEFAULT_CONFIG, make_config, parse_value
+from .config import DEFAULT_CONFIG, make_config, parse_value
 from .sweeps import run_sweep, metric_key
 from .plots import new_figure, figure_png
 

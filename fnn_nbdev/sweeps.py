@@ -15,7 +15,7 @@ import copy, itertools, json, math, os, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
 from .errors import ConfigError, ArgTypeError, MissingDependencyError, FNNError, check_choice, check_number
-from .experiment import DEFAULT_CONFIG, make_config
+from .config import DEFAULT_CONFIG, make_config
 from .train import Callback
 
 # %% ../nbs/21_sweeps.ipynb #1d47415f

@@ -480,7 +480,8 @@ def finish_tracking(callbacks, result=None, error=None) -> list:
 def run_tracked(config:dict|None, *, run_dir, wandb=None, project:str="fnn_nbdev", group:str|None=None,
                 name:str|None=None, progress:bool=False, **wandb_kwargs):
     "Run an experiment with a local record (and W&B); returns `(ExperimentResult, Run)`. Failures are recorded, then re-raised."
-    from fnn_nbdev.experiment import make_config, run_experiment
+    from fnn_nbdev.config import make_config
+    from fnn_nbdev.experiment import run_experiment
     cbs = tracking_callbacks(config, run_dir=run_dir, wandb=wandb, project=project, group=group, name=name,
                              finish=False, **wandb_kwargs)
     try:

@@ -24,7 +24,8 @@ from .metrics import confusion_matrix
 from .train import Callback
 from .model import FNN
 from .gradcheck import central_differences, float64_copy
-from .experiment import DEFAULT_CONFIG, make_config, run_experiment
+from .config import DEFAULT_CONFIG, make_config
+from .experiment import run_experiment
 
 # %% ../nbs/25_widgets.ipynb #ebed0237
 def png(rgb) -> bytes:

@@ -5,7 +5,7 @@ import pytest
 from fnn_nbdev.errors import FNNError, ConfigError, ShapeError, DataError, ArgTypeError, ModelFileError
 from fnn_nbdev.model import FNN
 from fnn_nbdev.data import split, load_dataset, BatchIterator
-from fnn_nbdev.experiment import make_config
+from fnn_nbdev.config import make_config
 from fnn_nbdev.gradcheck import gradcheck
 
 rng = np.random.default_rng(0)

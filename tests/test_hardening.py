@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
 from fnn_nbdev.errors import FNNError, ConfigError, ShapeError, DataError, ArgTypeError, ModelFileError, DivergenceError
-from fnn_nbdev import optim as O, data as D, metrics as M, train as T, experiment as E
+from fnn_nbdev import optim as O, data as D, metrics as M, train as T, experiment as E, config as C
 from fnn_nbdev.model import FNN
 
 rng = np.random.default_rng(0)
@@ -100,23 +100,23 @@ CASES = [
     ("load a folder", lambda: FNN.load("/tmp"), ModelFileError, "path: expected an existing file (a model file written by FNN.save), got '/tmp'"),
     ("load None", lambda: FNN.load(None), ArgTypeError, "path: expected a file path (str or pathlib.Path), got None"),
     # experiment config
-    ("config not a dict", lambda: E.make_config([("lr", 1)]), ArgTypeError, "config: expected a dict of run settings"),
-    ("config momentum", lambda: E.make_config(optimizer="sgd", momentum=2), ConfigError, "momentum: expected a number in [0, 1), got 2"),
-    ("config momentum text", lambda: E.make_config(momentum="high"), ArgTypeError, "momentum: expected a number, got 'high'"),
-    ("config nesterov alone", lambda: E.make_config(optimizer="sgd", nesterov=True), ConfigError, "momentum: expected a number > 0 when nesterov=True"),
-    ("config eps", lambda: E.make_config(eps=-1), ConfigError, "eps: expected a number > 0, got -1"),
-    ("config l2 text", lambda: E.make_config(l2="x"), ArgTypeError, "l2: expected a number, got 'x'"),
-    ("config schedule", lambda: E.make_config(lr_schedule="cosinus"), ConfigError, "lr_schedule: expected one of 'constant', 'cosine'"),
-    ("config schedule setting", lambda: E.make_config(lr_schedule={"name": "step"}), ConfigError, "lr_schedule.step_size: expected a value"),
-    ("config clip_norm", lambda: E.make_config(clip_norm=0), ConfigError, "clip_norm: expected a number > 0, got 0"),
-    ("config seed", lambda: E.make_config(seed="x"), ArgTypeError, "seed: expected an integer, got 'x'"),
-    ("config standardize", lambda: E.make_config(standardize="yes"), ArgTypeError, "standardize: expected True or False, got 'yes'"),
-    ("config dtype", lambda: E.make_config(dtype="float16"), ConfigError, "dtype: expected one of 'float32', 'float64', got 'float16'"),
-    ("config n_samples", lambda: E.make_config(n_samples=0), ConfigError, "n_samples: expected an integer >= 1, got 0"),
-    ("config activation per layer", lambda: E.make_config(hidden=[4, 4], activation=["relu"]), ConfigError, "activation: expected one name, or one per hidden layer (2)"),
-    ("config early stopping without validation", lambda: E.make_config(early_stopping=3, val_fraction=0), ConfigError, "early_stopping: expected 0 when val_fraction=0"),
-    ("config width alone", lambda: E.make_config(width=8), ConfigError, "n_layers/width: expected both n_layers and width"),
-    ("experiment noise on a fixed set", lambda: E.run_experiment(dataset="iris", noise=0.1, epochs=1, progress=False), ConfigError, "n_samples/noise: expected no size or noise settings for the fixed data set 'iris'"),
+    ("config not a dict", lambda: C.make_config([("lr", 1)]), ArgTypeError, "config: expected a dict of run settings"),
+    ("config momentum", lambda: C.make_config(optimizer="sgd", momentum=2), ConfigError, "momentum: expected a number in [0, 1), got 2"),
+    ("config momentum text", lambda: C.make_config(momentum="high"), ArgTypeError, "momentum: expected a number, got 'high'"),
+    ("config nesterov alone", lambda: C.make_config(optimizer="sgd", nesterov=True), ConfigError, "momentum: expected a number > 0 when nesterov=True"),
+    ("config eps", lambda: C.make_config(eps=-1), ConfigError, "eps: expected a number > 0, got -1"),
+    ("config l2 text", lambda: C.make_config(l2="x"), ArgTypeError, "l2: expected a number, got 'x'"),
+    ("config schedule", lambda: C.make_config(lr_schedule="cosinus"), ConfigError, "lr_schedule: expected one of 'constant', 'cosine'"),
+    ("config schedule setting", lambda: C.make_config(lr_schedule={"name": "step"}), ConfigError, "lr_schedule.step_size: expected a value"),
+    ("config clip_norm", lambda: C.make_config(clip_norm=0), ConfigError, "clip_norm: expected a number > 0, got 0"),
+    ("config seed", lambda: C.make_config(seed="x"), ArgTypeError, "seed: expected an integer, got 'x'"),
+    ("config standardize", lambda: C.make_config(standardize="yes"), ArgTypeError, "standardize: expected True or False, got 'yes'"),
+    ("config dtype", lambda: C.make_config(dtype="float16"), ConfigError, "dtype: expected one of 'float32', 'float64', got 'float16'"),
+    ("config n_samples", lambda: C.make_config(n_samples=0), ConfigError, "n_samples: expected an integer >= 1, got 0"),
+    ("config activation per layer", lambda: C.make_config(hidden=[4, 4], activation=["relu"]), ConfigError, "activation: expected one name, or one per hidden layer (2)"),
+    ("config early stopping without validation", lambda: C.make_config(early_stopping=3, val_fraction=0), ConfigError, "early_stopping: expected 0 when val_fraction=0"),
+    ("config width alone", lambda: C.make_config(width=8), ConfigError, "n_layers/width: expected both n_layers and width"),
+    ("experiment noise on a fixed set", lambda: E.run_experiment(dataset="iris", noise=0.1, epochs=1, progress=False), ConfigError, "noise: expected no noise setting for the fixed data set 'iris'"),
     ("experiment callbacks", lambda: E.run_experiment(dataset="xor", epochs=1, progress=False, callbacks=5), ArgTypeError, "callbacks: expected a list of train.Callback objects, got 5"),
 ]
 if sweeps is not None:
@@ -396,7 +396,7 @@ def _one_tracking_warning(w):
 def test_disk_full_in_the_run_folder_training_completes_with_one_warning(disk_full):
     "The CLI's path: run_experiment with tracking callbacks, then finish_tracking."
     tracking = pytest.importorskip("fnn_nbdev.tracking", reason="tracking module not built yet")
-    cfg = E.make_config(dataset="xor", hidden=[8], epochs=3)
+    cfg = C.make_config(dataset="xor", hidden=[8], epochs=3)
     cbs = tracking.tracking_callbacks(cfg, run_dir=disk_full)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")

@@ -191,7 +191,8 @@ def test_mode_resolution(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="mode"): resolve_mode("cloud")
 
 def test_cli_flags_give_the_callbacks(tmp_path):
-    from fnn_nbdev.experiment import make_config, run_experiment
+    from fnn_nbdev.config import make_config
+    from fnn_nbdev.experiment import run_experiment
     p = add_tracking_args(argparse.ArgumentParser())
     args = p.parse_args(["--run_dir", str(tmp_path / "cli"), "--wandb", "disabled", "--wandb-group", "g1"])
     assert (args.wandb, args.wandb_group, args.wandb_project) == ("disabled", "g1", "fnn_nbdev")

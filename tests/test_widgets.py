@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 W = pytest.importorskip("ipywidgets")
-from fnn_nbdev.experiment import make_config
+from fnn_nbdev.config import make_config
 from fnn_nbdev.widgets import HyperparameterPanel, Playground, StepThrough, PALETTE, png, playground_data
 from fnn_nbdev.model import FNN
 
