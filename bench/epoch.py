@@ -3,9 +3,11 @@
     python bench/epoch.py [--epochs 3] [--threads 1]
 
 Trains 784-256-128-10 (ReLU, softmax + cross-entropy), batch 128, on 60 000 synthetic float32 samples, with SGD and
-with Adam, and a variant whose first hidden layer mixes activations per neuron. Prints samples/s, the share of the
-sgemm rate (the same matmul work timed bare, and a large square sgemm as the machine's peak), and the ratios the
-project tracks: Adam step / SGD step, mixed layer / uniform layer; and what the default callbacks cost: an epoch of
+with Adam, and variants whose first hidden layer mixes activations per neuron: the original project's four-way mix,
+relu and tanh alternating (evenly spaced groups: strided views) and in random order (the worst case: every group
+gathered into scratch buffers), next to the same neurons in two contiguous runs and to uniform relu and tanh layers. Prints samples/s, the
+share of the sgemm rate (the same matmul work timed bare, and a large square sgemm as the machine's peak), and the
+ratios the project tracks: Adam step / SGD step, mixed layer / uniform layer; and what the default callbacks cost: an epoch of
 `fit` with and without the progress bar, and against a bare loop (batches, train_step, optimiser step, nothing else).
 Nothing here is asserted: numbers are printed.
 """
@@ -85,6 +87,12 @@ def main():
         uniform = FNN(SIZES, "relu", seed=0)
         mixed_acts = [["relu", "tanh", "sigmoid", "leaky_relu"] * (SIZES[1] // 4), "relu", "softmax"]  # the original project's set
         mixed = FNN(SIZES, mixed_acts, seed=0)
+        half = SIZES[1] // 2
+        alternating = FNN(SIZES, [["relu", "tanh"] * half, "relu", "softmax"], seed=0)      # every group scattered
+        grouped = FNN(SIZES, [["relu"] * half + ["tanh"] * half, "relu", "softmax"], seed=0)  # two contiguous runs
+        tanh = FNN(SIZES, ["tanh", "relu", "softmax"], seed=0)
+        shuffled = list(np.random.default_rng(0).permutation(["relu"] * half + ["tanh"] * half))
+        scattered = FNN(SIZES, [shuffled, "relu", "softmax"], seed=0)                      # irregular: gathered
         rows, peaks, shapes = {}, [], []
         # rounds interleave everything, the sgemm rates included, so that drift of a shared machine affects all alike;
         # each number is the best of the rounds (least disturbed)
@@ -94,6 +102,10 @@ def main():
                 runs = [("sgd", lambda: epoch_seconds(uniform, X, y, "sgd", 0.01, args.epochs)),
                         ("adam", lambda: epoch_seconds(uniform, X, y, "adam", 1e-3, args.epochs)),
                         ("sgd, mixed layer 1", lambda: epoch_seconds(mixed, X, y, "sgd", 0.01, args.epochs)),
+                        ("sgd, relu/tanh alt.", lambda: epoch_seconds(alternating, X, y, "sgd", 0.01, args.epochs)),
+                        ("sgd, relu|tanh runs", lambda: epoch_seconds(grouped, X, y, "sgd", 0.01, args.epochs)),
+                        ("sgd, relu/tanh random", lambda: epoch_seconds(scattered, X, y, "sgd", 0.01, args.epochs)),
+                        ("sgd, tanh layer 1", lambda: epoch_seconds(tanh, X, y, "sgd", 0.01, args.epochs)),
                         ("bare loop (SGD)", lambda: statistics.median(epoch_seconds_bare(uniform, X, y, 0.01) for _ in range(args.epochs))),
                         ("sgd, progress bar", lambda: epoch_seconds(uniform, X, y, "sgd", 0.01, args.epochs, progress=True))]
                 for name, f in (runs if r % 2 == 0 else runs[::-1]): rows.setdefault(name, []).append(f())
@@ -110,6 +122,9 @@ def main():
         print(f"{name:<22}{sec:>9.3f}{N / sec:>12,.0f}{rate / 1e9:>9.1f}{100 * rate / peak:>7.1f}%{100 * rate / shapes:>7.1f}%")
     print(f"Adam step / SGD step:          {rows['adam'] / rows['sgd']:.3f}")
     print(f"mixed layer / uniform (SGD):   {rows['sgd, mixed layer 1'] / rows['sgd']:.3f}")
+    for key, what in (("sgd, relu/tanh alt.", "relu/tanh alternating (strided views)"), ("sgd, relu/tanh random", "relu/tanh in random order (gathered)")):
+        print(f"{what}: / uniform relu {rows[key] / rows['sgd']:.3f}, / uniform tanh {rows[key] / rows['sgd, tanh layer 1']:.3f}, "
+              f"/ the same neurons in two runs {rows[key] / rows['sgd, relu|tanh runs']:.3f}")
     print(f"progress bar / epoch:          {100 * (rows['sgd, progress bar'] / rows['sgd'] - 1):+.1f} %")
     print(f"fit epoch (Trainer, history, divergence guard) / bare loop: {100 * (rows['sgd'] / rows['bare loop (SGD)'] - 1):+.1f} %")
     total = sum(cb_times.values())

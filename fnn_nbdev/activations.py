@@ -19,6 +19,7 @@ class Activation(ABC):
     name = "activation"
     params = ()  # names of the numeric parameters, in the order of the `'name:p1,p2'` spec
     saturates = None  # where f' vanishes: 'both' tails (sigmoid, tanh), 'below' (z → −∞: the ReLU family), or None
+    backward_uses = ("z", "a")  # what `backward` reads besides the incoming gradient (per-neuron groups copy only that)
     def __call__(self, z): return self.forward(np.asarray(z))
     @abstractmethod
     def forward(self, z, out=None): "$f(z)$, written into `out` when it is given."
@@ -40,7 +41,7 @@ class Activation(ABC):
 # %% ../nbs/02_activations.ipynb #c3292ead
 class Identity(Activation):
     "$f(z) = z$, $f'(z) = 1$. Used for regression outputs."
-    name = "identity"
+    name, backward_uses = "identity", ()
     def forward(self, z, out=None):
         if out is None: return z.copy()
         if out is not z: np.copyto(out, z)
@@ -53,7 +54,7 @@ class Identity(Activation):
 
 class Sigmoid(Activation):
     "$\\sigma(z) = 1/(1+e^{-z}) = (1+\\tanh(z/2))/2$, $\\sigma'(z) = \\sigma(z)(1-\\sigma(z))$."
-    name, saturates = "sigmoid", "both"
+    name, saturates, backward_uses = "sigmoid", "both", ("a",)
     def forward(self, z, out=None):
         out = np.multiply(z, 0.5, out=out)
         np.tanh(out, out=out)
@@ -71,7 +72,7 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     "$\\tanh(z)$, with $\\tanh'(z) = 1 - \\tanh^2(z)$."
-    name, saturates = "tanh", "both"
+    name, saturates, backward_uses = "tanh", "both", ("a",)
     def forward(self, z, out=None): return np.tanh(z, out=out)
     def derivative(self, z): return 1 - np.tanh(z) ** 2
     def backward(self, z, a, grad, out=None):
@@ -83,7 +84,7 @@ class Tanh(Activation):
 # %% ../nbs/02_activations.ipynb #ae8310c1
 class ReLU(Activation):
     "$\\max(0, z)$; derivative $\\mathbb 1[z>0]$."
-    name, saturates = "relu", "below"
+    name, saturates, backward_uses = "relu", "below", ("z",)
     def forward(self, z, out=None): return np.maximum(z, 0, out=out)
     def derivative(self, z): return (z > 0).astype(z.dtype)
     def backward(self, z, a, grad, out=None):
@@ -94,7 +95,7 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     "$z$ for $z>0$, else $\\alpha z$ (`slope`); derivative 1 or $\\alpha$."
-    name, params, defaults = "leaky_relu", ("slope",), (0.01,)
+    name, params, defaults, backward_uses = "leaky_relu", ("slope",), (0.01,), ("z",)
     def __init__(self, slope:float=0.01): self.slope = check_number("activation", slope)
     def forward(self, z, out=None):
         out = np.multiply(z, self.slope, out=out)
@@ -128,7 +129,7 @@ class ELU(Activation):
 _C = float(np.sqrt(2 / np.pi))  # a Python float, so float32 inputs stay float32
 class GELU(Activation):
     "Gaussian error linear unit, tanh approximation."
-    name, saturates = "gelu", "below"
+    name, saturates, backward_uses = "gelu", "below", ("z",)
     def _tanh_u(self, z, out=None):
         "$\\tanh u$ with $u = c\\,z\\,(1 + 0.044715 z^2)$, computed in place."
         out = np.multiply(z, z, out=out)
@@ -149,7 +150,7 @@ class GELU(Activation):
 
 class Softplus(Activation):
     "$\\log(1+e^z)$; derivative $\\sigma(z)$."
-    name, saturates = "softplus", "below"
+    name, saturates, backward_uses = "softplus", "below", ("z",)
     def forward(self, z, out=None):
         out = np.abs(z, out=out)                      # log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})
         out *= -1   # not np.negative: NumPy 2.4 miscomputes it on float64 single-column strided views
@@ -211,8 +212,9 @@ class ActivationGroups(Activation):
         self.groups = []                                     # (activation, columns): a slice, or an index array
         for f in dict.fromkeys(acts):                        # distinct activations, in order of first appearance
             idx = np.flatnonzero([a == f for a in acts])
-            run = idx[-1] - idx[0] + 1 == len(idx)
-            self.groups.append((f, slice(int(idx[0]), int(idx[-1]) + 1) if run else idx))
+            step = int(idx[1] - idx[0]) if len(idx) > 1 else 1
+            even = bool(np.all(np.diff(idx) == step))
+            self.groups.append((f, slice(int(idx[0]), int(idx[-1]) + 1, step) if even else idx))
         self._scratch = {}
     @property
     def spec(self): return list(self.neuron_specs)
@@ -244,13 +246,14 @@ class ActivationGroups(Activation):
         for g, (f, cols) in enumerate(self.groups):
             if isinstance(cols, slice): f.backward(z[:, cols], a[:, cols], grad[:, cols], out=out[:, cols])
             else:
-                zg, ag, gg = self._gather(g, 0, z), self._gather(g, 1, a), self._gather(g, 2, grad)
-                out[:, cols] = f.backward(zg, ag, gg, out=self._buffer(g, 3, grad))
+                zg = self._gather(g, 0, z) if "z" in f.backward_uses else None
+                ag = self._gather(g, 1, a) if "a" in f.backward_uses else None
+                out[:, cols] = f.backward(zg, ag, self._gather(g, 2, grad), out=self._buffer(g, 3, grad))
         return out
     @property
     def counts(self) -> list:
         "`(spec, number of neurons)` per group, e.g. `[('relu', 2), ('tanh', 2)]`."
-        return [(f.spec, c.stop - c.start if isinstance(c, slice) else len(c)) for f, c in self.groups]
+        return [(f.spec, len(range(c.start, c.stop, c.step)) if isinstance(c, slice) else len(c)) for f, c in self.groups]
     def __repr__(self): return f"ActivationGroups({', '.join(f'{s}×{n}' for s, n in self.counts)})"
 
 # %% ../nbs/02_activations.ipynb #0233130b

@@ -413,3 +413,60 @@ def test_disk_full_through_run_tracked(disk_full):
         res, run = tracking.run_tracked({"dataset": "xor", "hidden": [8], "epochs": 3}, run_dir=disk_full)
     _one_tracking_warning(w)
     assert len(res.history["loss"]) == 3 and run is None          # no record could be written: said once, not raised
+
+def _npy(array) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+def _lying_npy(shape, descr="<f4") -> bytes:
+    "An .npy member whose header declares `shape` and `descr`, followed by 16 bytes."
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + bytes(16)
+
+@pytest.mark.parametrize("member,shape,descr,why", [
+    ("param_0", (100_000, 100_000), "<f4", "declares shape (100000, 100000)"),        # 37 GiB claimed for a 3×8 matrix
+    ("param_0", (3, 8), "<i8", "has dtype int64, expected float32 or float64"),
+    ("opt/m.0", (100_000, 100_000), "<f4", "declares shape (100000, 100000)"),        # the optimiser's state too
+    ("train/0", (100_000, 100_000), "<f4", "should have the shape of a parameter"),  # and the training state's arrays
+])
+def test_a_lying_npy_header_is_refused_before_its_data_is_read(tmp_path, member, shape, descr, why):
+    import zipfile, tracemalloc
+    m = clf()
+    m.fit(X, y, epochs=1, progress=False, callbacks=[T.EarlyStopping("loss", patience=3)])
+    arrays = m._arrays()
+    assert "train/0" in arrays                                        # early stopping's best weights are saved
+    if member.startswith("train/"):                                   # the training state's reference lies as well
+        state = json.loads(str(arrays["train_state"]))
+        state["callbacks"][0]["state"]["best_params"][0]["shape"] = list(shape)
+        arrays["train_state"] = np.array(json.dumps(state))
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in arrays.items(): z.writestr(k + ".npy", _lying_npy(shape, descr) if k == member else _npy(v))
+    tracemalloc.start()
+    with pytest.raises(ModelFileError) as e: FNN.load(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert why in str(e.value) and str(path) in str(e.value)
+    assert peak < 50 * 2**20, f"{peak:,} bytes allocated while refusing the file"
+
+def test_from_weights_round_trip():
+    "Weights in, the same arrays in params (the user's order, per-neuron layers too), predictions computed by hand."
+    r = np.random.default_rng(5)
+    W1, b1, W2, b2 = r.normal(size=(3, 4)), r.normal(size=4), r.normal(size=(4, 2)), r.normal(size=2)
+    acts = [["relu", "tanh", "sigmoid", "identity"], "softmax"]
+    m = FNN.from_weights([(W1, b1), (W2, b2)], acts)
+    assert m.dtype == "float64" and m.sizes == [3, 4, 2]
+    for p, q in zip(m.params, [W1, b1, W2, b2]): np.testing.assert_array_equal(p, q)
+    Xh = r.normal(size=(6, 3))
+    Z = Xh @ W1 + b1
+    H = np.column_stack([np.maximum(Z[:, 0], 0), np.tanh(Z[:, 1]), 1 / (1 + np.exp(-Z[:, 2])), Z[:, 3]])
+    logits = H @ W2 + b2
+    P = np.exp(logits - logits.max(1, keepdims=True)); P /= P.sum(1, keepdims=True)
+    np.testing.assert_allclose(m.predict_proba(Xh), P, rtol=1e-12)
+    m32 = FNN.from_weights([W1, b1, W2, b2], acts, dtype="float32")             # the flat list works too
+    np.testing.assert_allclose(m32.params[0], W1.astype(np.float32))
+    with pytest.raises(ShapeError, match=r"weights\[1\]\[0\]: expected 4 rows"): FNN.from_weights([(W1, b1), (W2.T, b2)], "relu")

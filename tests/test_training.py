@@ -90,3 +90,37 @@ def test_float64_and_per_neuron_models_train():
     m = FNN([2, 24, 3], [["relu", "tanh", "elu"] * 8, "softmax"], seed=0, dtype="float64")
     h = m.fit(X, y, epochs=80, lr=1e-2, progress=False)
     assert m.params[0].dtype == np.float64 and h.history["accuracy"][-1] > 0.9
+
+# ---------------------------------------------------------------------------------------------------------------
+# One rule for "better": early stopping and checkpoints follow metric_goal for every name of the vocabulary
+
+from fnn_nbdev.metrics import METRIC_GOALS, metric_goal, metric_name
+
+class _FakeTrainer:
+    "Just enough of a Trainer to drive callbacks through a given sequence of epoch logs."
+    def __init__(self, model): self.model, self.stop_training, self.epochs_done, self.logs = model, False, 0, {}
+
+VOCABULARY = [p + m for p in ("", "val_", "test_") for m in METRIC_GOALS] + ["train_loss", "train_acc", "val_acc", "test_acc"]
+
+@pytest.mark.parametrize("name", VOCABULARY)
+def test_early_stopping_and_checkpoints_follow_the_direction_of_every_metric(name, tmp_path):
+    good = {"min": [3.0, 2.0, 1.0, 2.0, 3.0, 4.0], "max": [1.0, 2.0, 3.0, 2.0, 1.0, 0.0]}[metric_goal(name)]
+    model = FNN([2, 3, 3], "relu", seed=0)
+    es = EarlyStopping(name, patience=2, restore_best_weights=False)
+    ck = ModelCheckpoint(tmp_path / "ep{epoch}.npz", monitor=name, save_best_only=True)
+    t = _FakeTrainer(model)
+    es.on_fit_begin(t)
+    for e, v in enumerate(good):
+        t.epoch, t.logs = e, {metric_name(name): v}
+        es.on_epoch_end(t)
+        ck.on_epoch_end(t)
+        t.epochs_done = e + 1
+        if t.stop_training: break
+    assert es.best_epoch == 2 and es.stopped_epoch == 4, (name, es.best_epoch, es.stopped_epoch)
+    assert [p.rsplit("/", 1)[-1] for p in ck.saved] == ["ep1.npz", "ep2.npz", "ep3.npz"], (name, ck.saved)
+
+def test_a_metric_of_unknown_direction_asks_for_mode():
+    from fnn_nbdev.errors import ConfigError
+    with pytest.raises(ConfigError, match="mode: expected 'min' or 'max'"): EarlyStopping("val_margin")
+    with pytest.raises(ConfigError, match="mode: expected 'min' or 'max'"): ModelCheckpoint("m.npz", "margin", save_best_only=True)
+    assert EarlyStopping("val_margin", mode="min").sign == 1 and ModelCheckpoint("m.npz", "margin").sign == 1  # not best-only: unused
