@@ -89,7 +89,7 @@ class RunConfig:
                            check=_choice("dataset", lambda: DATASETS), choices=lambda: tuple(DATASETS))
     n_samples: int|None = setting(None, "generated sets: how many samples; fixed sets: a stratified subset of the training part of this size",
                                   kind="int", group="data", check=_number("n_samples", integer=True, low=1, none=True))
-    noise: float|None = setting(None, "generated sets: the noise level (default: the generator's)", kind="float", group="data",
+    noise: float|None = setting(None, "generated sets: the noise level (none: the generator's own)", kind="float", group="data",
                                 check=_number("noise", low=0, none=True))
     val_fraction: float = setting(0.2, "share of the data held out for validation (0: none)", kind="float", group="data",
                                   check=_number("val_fraction", low=0, high=0.9))
@@ -117,7 +117,7 @@ class RunConfig:
     optimizer: str = setting("adam", "the optimiser", kind="text", check=_choice("optimizer", lambda: OPTIMIZERS),
                              choices=lambda: tuple(OPTIMIZERS))
     lr: float = setting(0.01, "learning rate", kind="float", check=_number("lr", low=0, low_open=True))
-    momentum: float|None = setting(None, "sgd, rmsprop: momentum in [0, 1) (default: the optimiser's)", kind="float", check=_unit("momentum"))
+    momentum: float|None = setting(None, "sgd, rmsprop: momentum in [0, 1) (none: the optimiser's own)", kind="float", check=_unit("momentum"))
     nesterov: bool|None = setting(None, "sgd: Nesterov momentum (needs momentum > 0)", kind="bool", check=_optional_bool("nesterov"))
     beta1: float|None = setting(None, "adam, adamw: decay of the first moment, in [0, 1)", kind="float", check=_unit("beta1"))
     beta2: float|None = setting(None, "adam, adamw: decay of the second moment, in [0, 1)", kind="float", check=_unit("beta2"))

@@ -43,7 +43,7 @@ def test_config_file_and_override(tmp_path):
 @pytest.mark.parametrize("args,text", [
     (["train", "--lr=-1"], "lr: expected a number > 0"),
     (["train", "--learning-rate=0.1"], "unrecognized arguments"),
-    (["train", "--dataset=mnist"], "dataset: expected one of"),
+    (["train", "--dataset=mnist2"], "dataset: expected one of"),
     (["train", "--activation=relux", "--epochs=1"], "activation: expected one of"),
     (["train", "--hidden=64,x"], "hidden[1]: expected an integer, got 'x'"),
     (["train", "--epochs=0"], "epochs: expected an integer >= 1"),
@@ -61,3 +61,15 @@ def test_datasets_lists_every_data_set():
     r = fnn("datasets")
     assert r.returncode == 0
     for name in ("xor", "spirals", "digits", "mnist1d", "diabetes"): assert name in r.stdout
+
+def test_train_help_describes_every_flag_in_words_with_its_choices():
+    "Generated from RunConfig's declarations: each setting's flag, its help line, its default, its choices."
+    from fnn_nbdev.config import RunConfig
+    r = fnn("train", "--help")
+    assert r.returncode == 0
+    words = " ".join(r.stdout.split())
+    for s in RunConfig.settings():
+        assert f"--{s.name.replace('_', '-')}" in words, s.name
+        assert s.help in words, s.name
+        if s.choices: assert "one of " + ", ".join(map(str, s.choices)) in words, s.name
+    assert '["spirals"]' not in words and "V [" not in words     # no more bare metavars and JSON defaults
