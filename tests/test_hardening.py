@@ -154,7 +154,7 @@ def test_cli_flags_exit_2_with_one_line_each(tmp_path):
              (["--dtype=float16"], "dtype: expected one of 'float32', 'float64'"),
              (["--val-fraction=0.7", "--test-fraction=0.3"], "val_fraction: expected val_fraction + test_fraction < 0.95"),
              (["--optimizer=sgd", "--momentum=1.5"], "momentum: expected a number in [0, 1), got 1.5"),
-             (["--config", str(tmp_path / "list.json")], "does not hold a mapping of settings")]
+             (["--config", str(tmp_path / "list.json")], "expected a mapping of settings (a run config), got 'list'")]
     for args, text in cases:
         r = subprocess.run([*FNN_CMD, "train", *args, "--epochs=1", "--no-progress"], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
