@@ -15,7 +15,7 @@ from .errors import FNNError, ConfigError, ArgTypeError, check_choice, check_num
 from .activations import get_activation
 from .init import INITS, init_weights
 from .losses import LOSSES
-from .data import DATASETS, load_dataset, load_mnist1d, split, Standardizer
+from .data import DATASETS, load_dataset, split, Standardizer
 from .optim import OPTIMIZERS, _hyper_names, get_optimizer, get_schedule
 from .train import Callback, EarlyStopping, _with_horizon
 from .model import FNN
@@ -124,8 +124,8 @@ def prepare_data(cfg:dict) -> dict:
     if kw and info["source"] != "generated":
         raise ConfigError("n_samples/noise", f"no size or noise settings for the fixed data set {cfg['dataset']!r}", kw)
     seed, classify = cfg["seed"], info["task"] != "regression"
-    if cfg["dataset"] == "mnist1d":
-        Xtr, ytr, Xte, yte = load_mnist1d()
+    if info["split"]:
+        (Xtr, ytr), (Xte, yte) = load_dataset(cfg["dataset"], "train"), load_dataset(cfg["dataset"], "test")
         v = cfg["val_fraction"] / (1 - cfg["test_fraction"]) if cfg["val_fraction"] else 0
         parts = split(Xtr, ytr, (1 - v, v), seed=seed) if v else ((Xtr, ytr),)
         parts = (*parts, (Xte, yte))

@@ -43,7 +43,7 @@ def test_config_file_and_override(tmp_path):
 @pytest.mark.parametrize("args,text", [
     (["train", "--lr=-1"], "lr: expected a number > 0"),
     (["train", "--learning-rate=0.1"], "unrecognized arguments"),
-    (["train", "--dataset=mnist"], "dataset: expected one of"),
+    (["train", "--dataset=mnsit"], "dataset: expected one of"),
     (["train", "--activation=relux", "--epochs=1"], "activation: expected one of"),
     (["train", "--hidden=64,x"], "hidden[1]: expected an integer, got 'x'"),
     (["train", "--epochs=0"], "epochs: expected an integer >= 1"),
