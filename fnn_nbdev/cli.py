@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .errors import FNNError, DivergenceError
 from .data import DATASETS
+from .images import IMAGE_SETS, download_image_set, image_set_status
 from .files import read_settings
 from .config import DEFAULT_CONFIG, RunConfig, parse_value
 from .experiment import run_experiment
@@ -58,19 +59,34 @@ def _parser() -> argparse.ArgumentParser:
     add_tracking_args(t)
     add_sweep_parser(sub)
     add_report_parser(sub)
-    sub.add_parser("datasets", help="list the data sets")
+    d = sub.add_parser("datasets", help="list the data sets (and where the image sets are)")
+    d.add_argument("--download", metavar="NAME", choices=list(IMAGE_SETS), help="download an image set: " + ", ".join(IMAGE_SETS))
     return p
 
 # %% ../nbs/29_cli.ipynb #9205f1fc
 def _format_metrics(metrics:dict) -> str:
     return "\n".join(f"{split:>5}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()) for split, m in metrics.items())
 
+def _datasets_main(args) -> int:
+    "`fnn datasets`: each data set with its task and description, and for an image set where it is (or how to get it)."
+    if args.download:
+        try: folder = image_set_status(args.download)["folder"] or download_image_set(args.download, verbose=True)
+        except (FNNError, OSError) as e:
+            print(f"fnn datasets: error: {' '.join(str(e).split())}", file=sys.stderr)
+            return 2
+        print(f"{args.download}: {folder}")
+        return 0
+    for name, info in DATASETS.items():
+        print(f"{name:14} {info['task']:10} {info['description']}")
+        if name in IMAGE_SETS:
+            st = image_set_status(name)
+            print(f"{'':25} " + (f"available in {st['folder']}" if st["available"] else f"not on this machine: fnn datasets --download {name}"))
+    return 0
+
 def main(argv=None) -> int:
     "Entry point of the `fnn` command."
     args = _parser().parse_args(argv)
-    if args.command == "datasets":
-        for name, info in DATASETS.items(): print(f"{name:14} {info['task']:10} {info['description']}")
-        return 0
+    if args.command == "datasets": return _datasets_main(args)
     if args.command == "sweep": return sweep_main(args)
     if args.command == "report": return report_main(args)
     opts, cbs = vars(args), []

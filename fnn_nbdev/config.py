@@ -17,7 +17,7 @@ from .activations import ACTIVATIONS, get_activation
 from .init import INITS, init_spec
 from .losses import LOSSES, get_loss
 from .optim import OPTIMIZERS, CLIP_PER, optimizer_defaults, get_schedule
-from .data import DATASETS, load_dataset, load_mnist1d, split, Standardizer
+from .data import DATASETS, load_dataset, split, Standardizer
 from .model import FNN
 
 # %% ../nbs/13_config.ipynb #8acbe3fa
@@ -298,8 +298,9 @@ def build_data(self:RunConfig) -> dict:
     info, seed = DATASETS[self.dataset], self.seed
     classify, generated = info["task"] != "regression", info["source"] == "generated"
     kw = {k: v for k, v in (("n", self.n_samples), ("noise", self.noise)) if v is not None} if generated else {}
-    if self.dataset == "mnist1d":
-        Xtr, ytr, Xte, yte = load_mnist1d()
+    official = info.get("split") is not None
+    if official:
+        (Xtr, ytr), (Xte, yte) = load_dataset(self.dataset, "train"), load_dataset(self.dataset, "test")
         if self.n_samples is not None: Xtr, ytr = _subset(Xtr, ytr, self.n_samples, seed, classify)
         v = self.val_fraction / (1 - self.test_fraction) if self.val_fraction else 0
         parts = (*(split(Xtr, ytr, (1 - v, v), seed=seed) if v else ((Xtr, ytr),)), (Xte, yte))
@@ -308,7 +309,7 @@ def build_data(self:RunConfig) -> dict:
         fr = [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction]
         parts = list(split(X, y, [f for f in fr if f > 0], stratify=classify, seed=seed))
         if self.n_samples is not None and not generated: parts[0] = _subset(*parts[0], self.n_samples, seed, classify)
-    names = ["train"] + (["val"] if self.val_fraction else []) + (["test"] if self.test_fraction else [])
+    names = ["train"] + (["val"] if self.val_fraction else []) + (["test"] if self.test_fraction or official else [])
     data = dict(zip(names, parts))
     data["info"] = info
     if self.standardize:

@@ -9,12 +9,14 @@ __all__ = ['REGRESSION_FNS', 'DATASETS', 'make_xor', 'make_spirals', 'make_moons
            'make_regression_1d', 'load_mnist1d', 'load_dataset', 'split', 'Standardizer', 'one_hot', 'BatchIterator']
 
 # %% ../nbs/08_data.ipynb #3e7af73a
-import contextlib, copy, inspect, os, random
+import contextlib, copy, inspect, random
 from pathlib import Path
 import numpy as np
 from .errors import (
-    ConfigError, ShapeError, DataError, MissingDependencyError,
+    ConfigError, ShapeError, DataError, MissingDependencyError, ModelFileError,
     check_array, check_choice, check_number, check_positive_int, check_nonneg, check_labels)
+from .files import NpzReader, write_npz
+from .images import IMAGE_SETS, cache_dir, image_set_status, load_image_set
 
 # %% ../nbs/08_data.ipynb #dfd1fc95
 def _rng(seed) -> np.random.Generator:
@@ -140,18 +142,29 @@ DATASETS = {
     "regression": dict(task="regression", n_classes=None, n_features=1, n_samples=200, source="generated",
                        description="y = f(x) + noise on [-1, 1]; fn in linear, quadratic, cubic, sin, abs, step"),
     "digits":     dict(task="multiclass", n_classes=10, n_features=64, n_samples=1797, source="scikit-learn",
-                       description="8x8 images of handwritten digits, pixels scaled to [0, 1]"),
+                       description="8x8 images of handwritten digits, pixels scaled to [0, 1]", class_names=tuple("0123456789")),
     "breast_cancer": dict(task="binary", n_classes=2, n_features=30, n_samples=569, source="scikit-learn",
-                       description="Wisconsin breast cancer: 30 cell measurements (unscaled), 0 = malignant, 1 = benign"),
+                       description="Wisconsin breast cancer: 30 cell measurements (unscaled), 0 = malignant, 1 = benign",
+                       class_names=("malignant", "benign")),
     "iris":       dict(task="multiclass", n_classes=3, n_features=4, n_samples=150, source="scikit-learn",
-                       description="Fisher's iris flowers: 4 measurements in cm, 3 species"),
+                       description="Fisher's iris flowers: 4 measurements in cm, 3 species",
+                       class_names=("setosa", "versicolor", "virginica")),
     "wine":       dict(task="multiclass", n_classes=3, n_features=13, n_samples=178, source="scikit-learn",
                        description="chemical analysis of wines from 3 cultivars (unscaled)"),
     "diabetes":   dict(task="regression", n_classes=None, n_features=10, n_samples=442, source="scikit-learn",
                        description="disease progression after one year (25-346) from 10 scaled baseline variables"),
     "mnist1d":    dict(task="multiclass", n_classes=10, n_features=40, n_samples=5000, source="mnist1d",
-                       description="MNIST-1D generated locally: 10 digit templates as 1-D signals of length 40"),
+                       description="MNIST-1D generated locally: 10 digit templates as 1-D signals of length 40",
+                       class_names=tuple("0123456789"), split=(4000, 1000)),
+    "mnist":      dict(task="multiclass", n_classes=10, n_features=784, n_samples=70000, source="IDX files",
+                       description="handwritten digits, 28x28 grey pixels scaled to [0, 1]",
+                       class_names=IMAGE_SETS["mnist"]["class_names"], split=(60000, 10000)),
+    "fashion_mnist": dict(task="multiclass", n_classes=10, n_features=784, n_samples=70000, source="IDX files",
+                       description="Zalando's pictures of 10 kinds of clothes, 28x28 grey pixels scaled to [0, 1]",
+                       class_names=IMAGE_SETS["fashion_mnist"]["class_names"], split=(60000, 10000)),
 }
+for _info in DATASETS.values():  # every entry has every key: None where a set has no class names or no official split
+    _info.setdefault("class_names", None); _info.setdefault("split", None)
 
 _GENERATORS = dict(xor=make_xor, spirals=make_spirals, moons=make_moons, circles=make_circles,
                    blobs=make_blobs, regression=make_regression_1d)
@@ -177,10 +190,6 @@ _MNIST1D_SPEC = {"X_train": ((4000, 40), np.float32), "y_train": ((4000,), np.in
                  "X_test": ((1000, 40), np.float32), "y_test": ((1000,), np.int64)}
 _mnist1d_memory = {}  # seed -> the four arrays
 
-def _cache_dir() -> Path:
-    "Where generated data sets are cached: `$FNN_NBDEV_CACHE`, else `~/.cache/fnn_nbdev`."
-    return Path(os.environ.get("FNN_NBDEV_CACHE") or Path.home() / ".cache" / "fnn_nbdev")
-
 def _mnist1d_version() -> str:
     from importlib.metadata import version, PackageNotFoundError
     try: return version("mnist1d")
@@ -200,20 +209,14 @@ def _generate_mnist1d(seed:int) -> tuple:
 def _read_cache(path:Path):
     "The arrays stored at `path`, or None if the file is missing, unreadable, or not what we wrote."
     try:
-        with np.load(path, allow_pickle=False) as f: arrays = tuple(f[k] for k in _MNIST1D_KEYS)
-    except Exception: return None  # missing, truncated, not a zip, a key missing: rebuild
-    ok = all((a.shape, a.dtype) == _MNIST1D_SPEC[k] for k, a in zip(_MNIST1D_KEYS, arrays))
-    return arrays if ok else None
+        with NpzReader(path, "an MNIST-1D cache file") as r: return tuple(r.read(k, *_MNIST1D_SPEC[k]) for k in _MNIST1D_KEYS)
+    except (ModelFileError, OSError): return None  # missing, truncated, not a zip, a key or shape wrong: rebuild
 
 def _write_cache(path:Path, arrays):
     "Write atomically (a reader never sees half a file); give up silently if the folder is not writable."
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
+    with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f: np.savez(f, **dict(zip(_MNIST1D_KEYS, arrays)))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError): tmp.unlink(missing_ok=True)
+        write_npz(path, dict(zip(_MNIST1D_KEYS, arrays)))
 
 # %% ../nbs/08_data.ipynb #c118c16f
 def load_mnist1d(seed:int=42,       # the generator's seed; 42 (also for None) is the standard MNIST-1D
@@ -223,13 +226,21 @@ def load_mnist1d(seed:int=42,       # the generator's seed; 42 (also for None) i
     seed = 42 if seed is None else check_number("seed", seed, integer=True, low=0)
     arrays = _mnist1d_memory.get(seed) if cache else None
     if arrays is None:
-        path = _cache_dir() / f"mnist1d-{_mnist1d_version()}-seed{seed}.npz"
+        path = cache_dir() / f"mnist1d-{_mnist1d_version()}-seed{seed}.npz"
         arrays = _read_cache(path) if cache else None
         if arrays is None:
             arrays = _generate_mnist1d(seed)
             if cache: _write_cache(path, arrays)
         if cache: _mnist1d_memory[seed] = arrays
     return tuple(a.copy() for a in arrays)  # copies: scaling them in place must not change the cache
+
+# %% ../nbs/08_data.ipynb #f38ffd25
+def _load_images(name:str, split, data_dir, download) -> tuple:
+    "An image set as `(X, y)`: X float32 (n, 784) in [0, 1], y int64."
+    images, y = load_image_set(name, split, data_dir=data_dir, download=download)
+    X = images.reshape(len(images), -1).astype(np.float32)
+    X /= 255
+    return X, y
 
 # %% ../nbs/08_data.ipynb #e3ae09a0
 def _check_kwargs(name:str, kw:dict, allowed):
@@ -239,11 +250,25 @@ def _check_kwargs(name:str, kw:dict, allowed):
         expected = "keyword arguments among " + ", ".join(sorted(allowed)) if allowed else "no keyword arguments"
         raise ConfigError(f"load_dataset({name!r})", expected, unknown[0])
 
-def load_dataset(name:str,  # a key of `DATASETS`
-                 *, seed=None,  # for generated sets (mnist1d: None means the standard seed 42); ignored by fixed sets
-                 **kw):     # options of the generator, e.g. `n=500, noise=0.2` for "moons" or `fn="cubic"` for "regression"
+def load_dataset(name:str,             # a key of `DATASETS`
+                 split:str|None=None,   # "train" or "test": that part of a set with an official split (None: all of it, train first)
+                 *, seed=None,          # for generated sets (mnist1d: None means the standard seed 42); ignored by fixed sets
+                 data_dir=None,         # image sets: a folder holding the four IDX files (looked in first; downloads go there)
+                 download:bool=False,   # image sets: fetch the files if they are not on this machine (checksum verified)
+                 **kw):                 # options of the generator, e.g. `n=500, noise=0.2` for "moons" or `fn="cubic"` for "regression"
     "A data set by name as `(X, y)`: X float32 (n, d); y int64 labels, or float32 targets for regression."
     check_choice("name", name, DATASETS)
+    if split is not None:
+        if DATASETS[name]["split"] is None:
+            with_split = ", ".join(n for n, d in DATASETS.items() if d["split"])
+            raise ConfigError("split", f"None for {name!r}, which has no official split (sets with one: {with_split})", split)
+        check_choice("split", split, {"train", "test"})
+    if name in IMAGE_SETS:
+        _check_kwargs(name, kw, ())
+        return _load_images(name, split, data_dir, download)
+    if data_dir is not None or download is not False:
+        raise ConfigError("data_dir" if data_dir is not None else "download",
+                          f"no files to read or download for {name!r} (only for {', '.join(IMAGE_SETS)})", data_dir if data_dir is not None else download)
     if name in _GENERATORS:
         make = _GENERATORS[name]
         _check_kwargs(name, kw, [p for p in inspect.signature(make).parameters if p != "seed"])
@@ -251,6 +276,7 @@ def load_dataset(name:str,  # a key of `DATASETS`
     _check_kwargs(name, kw, ())
     if name != "mnist1d": return _load_sklearn(name)
     X_train, y_train, X_test, y_test = load_mnist1d(seed)
+    if split is not None: return (X_train, y_train) if split == "train" else (X_test, y_test)
     return np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
 
 # %% ../nbs/08_data.ipynb #c6b661d6

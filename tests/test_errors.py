@@ -75,7 +75,7 @@ CASES = [  # (id, call, error class, text the message must contain)
     ("raw pickle", lambda f: FNN.load(f / "raw.pkl"), ModelFileError, "Python pickle, which is refused"),
     ("foreign npz", lambda f: FNN.load(f / "foreign.npz"), ModelFileError, "without an fnn_nbdev model"),
     ("split fractions", lambda f: split(X, y, (0.5, 0.4)), ConfigError, "fractions: expected positive numbers that sum to 1"),
-    ("unknown data set", lambda f: load_dataset("mnist"), ConfigError, "name: expected one of"),
+    ("unknown data set", lambda f: load_dataset("mnsit"), ConfigError, "name: expected one of"),
     ("batch iterator size", lambda f: BatchIterator(X, y, 0), ConfigError, "batch_size: expected an integer >= 1"),
     ("unknown run setting", lambda f: make_config(learning_rate=0.1), ConfigError, "learning_rate: expected a run setting"),
     ("gradcheck step", lambda f: gradcheck(clf(), X[:4], y[:4], h=0), ConfigError, "h: expected a number > 0, got 0"),
