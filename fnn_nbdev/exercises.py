@@ -380,7 +380,7 @@ def _sweep_ref():
            wrong=lambda: {**_sweep_ref(), "parameters": {**_sweep_ref()["parameters"], "lr": {"distribution": "uniform", "min": 1e-4, "max": 1e-1}}})
 def check_sweep_config(cfg):
     "A W&B sweep config: random search maximising val_accuracy over lr log-uniform in [1e-4, 1e-1] and activation relu or tanh."
-    from fnn_nbdev.sweeps import load_sweep_config
+    from fnn_nbdev.sweep_space import load_sweep_config
     if not isinstance(cfg, dict): return Verdict(False, "Give the config as a dict (the same structure as the YAML).")
     try: c = load_sweep_config(cfg)
     except Exception as e: return Verdict(False, f"The sweep engine refuses it: {e}")

@@ -6,30 +6,32 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/reports.html.md"""
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'INITS', 'DEFAULT_SETUP', 'comparison_sweep', 'Comparison', 'plot_heatmap', 'plot_dead_units',
-           'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'wandb_key', 'compare',
-           'add_report_parser', 'report_main']
+           'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'compare', 'add_report_parser',
+           'report_main']
 
-# %% ../nbs/23_reports.ipynb #c7884f61
-import base64, html, io, json, math, sys, time
+# %% ../nbs/23_reports.ipynb #1168cbf7
+import base64, html, json, math, sys, time, warnings
 from pathlib import Path
 import numpy as np
-from .errors import FNNError, ConfigError, ArgTypeError, check_number
+from .errors import FNNError, ConfigError, check_number
 from .data import DATASETS
-from .config import DEFAULT_CONFIG, make_config, parse_value
-from .sweeps import run_sweep, metric_key
+from .metrics import metric_name, metric_measure, metric_sign
+from .config import RunConfig, parse_value
+from .sweep_space import check_metric
+from .sweeps import run_sweep
 from .plots import new_figure, figure_png
 
-# %% ../nbs/23_reports.ipynb #49a493bd
+# %% ../nbs/23_reports.ipynb #3d9bad70
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 INITS = ("normal", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
 DEFAULT_SETUP = dict(dataset="spirals", hidden=[32, 32, 32], optimizer="sgd", momentum=0.9, lr=0.05, batch_size=32, epochs=40)
 
 def _names(arg, values, key) -> list:
-    "Check a list of activation or init names, each through `make_config` (errors name `arg[i]`)."
+    "Check a list of activation or init names, each with `RunConfig.check_setting` (errors name `arg[i]`)."
     if isinstance(values, str): values = [v for v in values.split(",") if v.strip()]
     if not isinstance(values, (list, tuple)) or not values: raise ConfigError(arg, "a non-empty list of names", values)
     for i, v in enumerate(values):
-        try: make_config({key: v})
+        try: RunConfig.check_setting(key, v)
         except FNNError as e: raise type(e)(f"{arg}[{i}]", e.expected, v, e.hint) from None
     if len(set(values)) != len(values): raise ConfigError(arg, "names without repeats", values)
     return list(values)
@@ -41,15 +43,13 @@ def comparison_sweep(activations=ACTIVATIONS, inits=INITS, seeds:int=3, setup:di
     setup = {**DEFAULT_SETUP, **(setup or {})}
     for k in ("activation", "init", "seed"):
         if k in setup: raise ConfigError(f"setup.{k}", f"no {k} (the comparison sweeps it)", setup[k])
-    cfg = make_config(setup)                    # every fixed setting checked now, naming its key
-    task = DATASETS[cfg["dataset"]]["task"]
-    if metric is None: metric = "val_r2" if task == "regression" else "val_accuracy"
-    goal = "minimize" if metric_key(metric).endswith(("loss", "mae", "rmse")) else "maximize"
+    cfg = RunConfig.from_dict(setup)            # every fixed setting checked now, naming its key
+    if metric is None: metric = "val_r2" if DATASETS[cfg.dataset]["task"] == "regression" else "val_accuracy"
     fixed = {k: {"value": v} for k, v in setup.items()}
-    return {"method": "grid", "metric": {"name": metric, "goal": goal},
+    return {"method": "grid", "metric": check_metric({"name": metric}),
             "parameters": {"activation": {"values": acts}, "init": {"values": ins}, "seed": {"values": list(range(seeds))}, **fixed}}
 
-# %% ../nbs/23_reports.ipynb #5707c99d
+# %% ../nbs/23_reports.ipynb #d50a5dd5
 def _stack(curves:list) -> np.ndarray:
     "Curves of different lengths as rows of one array, padded with NaN."
     n = max((len(c) for c in curves), default=0)
@@ -58,14 +58,18 @@ def _stack(curves:list) -> np.ndarray:
     return out
 
 def _mean_std(rows) -> tuple:
-    import warnings
     A = _stack(rows) if isinstance(rows, list) else rows
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN columns stay NaN
         return np.nanmean(A, axis=0), np.nanstd(A, axis=0)
 
+def _spread(m:float, s:float, n:int, digits:int=3, sep:str=" ") -> str:
+    "`m ± s` over `n` runs; one run is its value alone; none is a dash."
+    if n == 0 or math.isnan(m): return "—"
+    return f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f}{sep}± {s:.{digits}f}"
+
 def _fmt(col, v) -> str:
-    if isinstance(v, tuple): return "—" if math.isnan(v[0]) else f"{v[0]:.3f} ± {v[1]:.3f}"
+    if isinstance(v, tuple): return _spread(*v)
     if isinstance(v, float): return "—" if math.isnan(v) else f"{v:.0%}" if col == "dead units" else f"{v:.2g}"
     return str(v)
 
@@ -74,7 +78,7 @@ class Comparison:
     def __init__(self, sweep, activations, inits):
         self.sweep, self.activations, self.inits = sweep, list(activations), list(inits)
         self.metric, self.goal = sweep.metric, sweep.goal
-        self.curve_key = "val_" + metric_key(self.metric).partition("_")[2]
+        self.curve_key = "val_" + metric_measure(self.metric)
         self.setup = {k: v["value"] for k, v in sweep.config["parameters"].items() if "value" in v}
         self.runs, self.failed = {}, []
         for t in sweep.trials:
@@ -91,7 +95,7 @@ class Comparison:
 
     def final(self, act, init, key=None) -> tuple:
         "Mean, std and count over seeds of a final metric (default: the sweep metric) of one cell."
-        key = metric_key(key or self.metric)
+        key = metric_name(key or self.metric)
         vals = [t.metrics[key] for t, _ in self.cell(act, init) if key in t.metrics]
         return (float(np.mean(vals)), float(np.std(vals)), len(vals)) if vals else (math.nan, math.nan, 0)
 
@@ -115,19 +119,17 @@ class Comparison:
 
     def rows(self) -> list:
         "One dict per (activation, init): the summary the tables show."
-        test_key = "test_" + metric_key(self.metric).partition("_")[2]
+        test_key = "test_" + metric_measure(self.metric)
         out = []
         for a in self.activations:
             for i in self.inits:
-                m, s, n = self.final(a, i)
-                tm, ts, _ = self.final(a, i, test_key)
-                lm, ls, _ = self.final(a, i, "train_loss")
-                out.append({"activation": a, "init": i, "runs": n, self.metric: (m, s), test_key: (tm, ts),
-                            "train_loss": (lm, ls), "dead units": self.dead(a, i), "grad ratio (epoch 1)": self.grad_ratio(a, i)})
+                m = self.final(a, i)
+                out.append({"activation": a, "init": i, "runs": m[2], self.metric: m, test_key: self.final(a, i, test_key),
+                            "loss": self.final(a, i, "loss"), "dead units": self.dead(a, i), "grad ratio (epoch 1)": self.grad_ratio(a, i)})
         return out
 
     def table(self) -> str:
-        "The summary as a Markdown table (mean ± std over seeds)."
+        "The summary as a Markdown table (mean ± std over seeds; a cell of one run: its value)."
         rows = self.rows()
         cols = list(rows[0])
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -135,16 +137,18 @@ class Comparison:
         return "\n".join(lines)
 
     def __repr__(self):
-        best = max(((self.final(a, i)[0], a, i) for a in self.activations for i in self.inits),
-                   key=lambda x: (-math.inf if math.isnan(x[0]) else x[0] * (1 if self.goal == "maximize" else -1)))
+        sign = metric_sign(self.metric)
+        best = min(((self.final(a, i)[0], a, i) for a in self.activations for i in self.inits),
+                   key=lambda x: math.inf if math.isnan(x[0]) else sign * x[0])
         return (f"Comparison({len(self.activations)} activations × {len(self.inits)} inits, {len(self.sweep.trials)} runs, "
                 f"{len(self.failed)} failed; best {self.metric}={best[0]:.3f} with {best[1]} + {best[2]})")
     def _repr_markdown_(self): return self.table()
 
-# %% ../nbs/23_reports.ipynb #1c496eaf
+# %% ../nbs/23_reports.ipynb #6b18abf4
 def _heatmap(ax, M, rows, cols, labels, cmap, vmin=None, vmax=None):
     im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right"); ax.set_yticks(range(len(rows)), rows)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
     lo, hi = np.nanmin(M) if np.isfinite(M).any() else 0, np.nanmax(M) if np.isfinite(M).any() else 1
     for r in range(len(rows)):
         for c in range(len(cols)):
@@ -153,15 +157,16 @@ def _heatmap(ax, M, rows, cols, labels, cmap, vmin=None, vmax=None):
     return im
 
 def plot_heatmap(comp:Comparison, key:str|None=None):
-    "Final `key` (default: the sweep metric), activations × inits, annotated with mean ± std."
-    key = key or comp.metric
+    "Final `key` (default: the sweep metric), activations × inits, annotated with mean ± std (one run: its value)."
+    key = metric_name(key or comp.metric)
     stats = [[comp.final(a, i, key) for i in comp.inits] for a in comp.activations]
     M = np.array([[m for m, _, _ in row] for row in stats])
-    labels = [["—" if n == 0 else f"{m:.2f}\n±{s:.2f}" for m, s, n in row] for row in stats]
+    labels = [[_spread(*cell, digits=2, sep="\n") for cell in row] for row in stats]
     fig, ax = new_figure(figsize=(max(1.3 * len(comp.inits) + 2.5, 5.5), 0.65 * len(comp.activations) + 1.8))
-    im = _heatmap(ax[0, 0], M, comp.activations, comp.inits, labels, "viridis" if "loss" not in key else "viridis_r")
+    im = _heatmap(ax[0, 0], M, comp.activations, comp.inits, labels, "viridis_r" if metric_sign(key) > 0 else "viridis")
     fig.colorbar(im, ax=ax[0, 0], label=key)
-    ax[0, 0].set_title(f"final {key}\n(mean ± std over {max(n for row in stats for _, _, n in row)} seeds)")
+    n = max(n for row in stats for _, _, n in row)
+    ax[0, 0].set_title(f"final {key}\n" + ("(one run per cell)" if n == 1 else f"(mean ± std over {n} seeds)"))
     return fig
 
 def plot_dead_units(comp:Comparison):
@@ -174,20 +179,28 @@ def plot_dead_units(comp:Comparison):
     ax[0, 0].set_title("dead hidden units at the end\n(mean over layers and seeds)")
     return fig
 
-def plot_curves(comp:Comparison, by:str="activation"):
-    "Training loss and validation metric per activation (or per init), mean ± std over everything else."
-    groups = comp.activations if by == "activation" else comp.inits
-    fig, ax = new_figure(1, 2, figsize=(10, 3.6))
-    for j, key in enumerate(("loss", comp.curve_key)):
-        for g in groups:
-            m, s = comp.curve(key, acts=[g] if by == "activation" else None, inits=[g] if by != "activation" else None)
-            if not len(m): continue
-            x = np.arange(1, len(m) + 1)
-            line, = ax[0, j].plot(x, m, label=g)
-            ax[0, j].fill_between(x, np.maximum(m - s, 0), m + s, color=line.get_color(), alpha=0.15)
-        ax[0, j].set_xlabel("epoch"); ax[0, j].set_ylabel(key); ax[0, j].grid(alpha=0.3)
-    ax[0, 1].legend(fontsize=8, title=by)
-    fig.suptitle(f"learning curves per {by} (mean ± std)")
+def plot_curves(comp:Comparison,
+                keys=None,          # history keys, one row each (default: loss and the validation curve of the metric)
+                size:float=2.6):
+    "One curve per (activation, init): the mean over its seeds, a band of ± 1 std; columns are activations, colours inits."
+    keys = list(keys or ("loss", comp.curve_key))
+    R, C = len(keys), len(comp.activations)
+    fig, ax = new_figure(R, C, figsize=(max(size * C + 1.5, 6), size * 0.85 * R + 0.9), sharex=True, sharey="row")
+    for r, key in enumerate(keys):
+        for c, a in enumerate(comp.activations):
+            for j, i in enumerate(comp.inits):
+                m, s = comp.curve(key, acts=[a], inits=[i])
+                if not len(m): continue
+                x = np.arange(1, len(m) + 1)
+                ax[r, c].plot(x, m, c=f"C{j}", lw=1.3, label=i)
+                ax[r, c].fill_between(x, m - s, m + s, color=f"C{j}", alpha=0.15)
+            ax[r, c].grid(alpha=0.3)
+            if r == 0: ax[r, c].set_title(a, fontsize=9)
+            if r == R - 1: ax[r, c].set_xlabel("epoch")
+        ax[r, 0].set_ylabel(key)
+    handles, labels = max((x.get_legend_handles_labels() for x in ax[0]), key=lambda hl: len(hl[0]))
+    if handles: ax[0, -1].legend(handles, labels, fontsize=7, title="init", title_fontsize=7)
+    fig.suptitle("learning curves per (activation, init): mean over seeds, band ± 1 std")
     return fig
 
 def plot_grad_norms(comp:Comparison, size:float=2.2):
@@ -199,7 +212,8 @@ def plot_grad_norms(comp:Comparison, size:float=2.2):
             for l in range(1, comp.n_layers + 1):
                 m, _ = comp.curve(f"grad_norm/layer{l}", acts=[a], inits=[i])
                 if len(m): ax[r, c].plot(np.arange(1, len(m) + 1), np.maximum(m, 1e-12), lw=1.2, label=f"layer {l}")
-            ax[r, c].set_yscale("log"); ax[r, c].grid(alpha=0.3)
+            ax[r, c].set_yscale("log")
+            ax[r, c].grid(alpha=0.3)
             if r == 0: ax[r, c].set_title(i, fontsize=9)
             if c == 0: ax[r, c].set_ylabel(a, fontsize=9)
     ax[0, -1].legend(fontsize=7, loc="upper right")
@@ -208,14 +222,14 @@ def plot_grad_norms(comp:Comparison, size:float=2.2):
 
 def figures(comp:Comparison) -> dict:
     "Every figure of the report, by name."
-    return {"heatmap": plot_heatmap(comp), "curves_activation": plot_curves(comp, "activation"),
-            "curves_init": plot_curves(comp, "init"), "grad_norms": plot_grad_norms(comp), "dead_units": plot_dead_units(comp)}
+    return {"heatmap": plot_heatmap(comp), "curves": plot_curves(comp), "grad_norms": plot_grad_norms(comp),
+            "dead_units": plot_dead_units(comp)}
 
-# %% ../nbs/23_reports.ipynb #127c3cee
+# %% ../nbs/23_reports.ipynb #a8b52dc7
 _CAPTIONS = {
     "heatmap": "Final {metric} for every activation × initialisation (mean ± std over seeds).",
-    "curves_activation": "Learning curves per activation, averaged over initialisations and seeds (band: ± 1 std).",
-    "curves_init": "Learning curves per initialisation, averaged over activations and seeds (band: ± 1 std).",
+    "curves": "Learning curves of every activation × initialisation: the mean over seeds, with a band of ± 1 std "
+              "(columns: activation; colours: initialisation).",
     "grad_norms": "Gradient norm of each layer's weights over training. Lines fanning out by orders of magnitude "
                   "(layer 1 far below the last layer) are vanishing gradients; climbing lines are exploding ones.",
     "dead_units": "Fraction of hidden units that are dead at the end of training (flat derivative on every probe sample).",
@@ -234,7 +248,8 @@ def _md_to_html_table(md:str) -> str:
 
 def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -> tuple:
     "Write `name.html` (self-contained) and `name.md` (+ `name_files/*.png`) into folder `out`; returns their paths."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     title = title or f"Activations × initialisations on {comp.setup.get('dataset', '?')}"
     figs = figures(comp)
     pngs = {k: figure_png(f) for k, f in figs.items()}
@@ -247,7 +262,8 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
     failed = [f"{t.trial_id} ({t.params['activation']}, {t.params['init']}, seed {t.params['seed']}): {t.error}" for t in comp.failed]
     notes = comp.notes
     # Markdown, figures as files
-    files = out / f"{name}_files"; files.mkdir(exist_ok=True)
+    files = out / f"{name}_files"
+    files.mkdir(exist_ok=True)
     md = [f"# {title}", "", intro, "", "## Summary (mean ± std over seeds)", "", table, "",
           "*grad ratio*: ‖∇W₁‖ / ‖∇W_L‖ in the first epoch — far below 1: vanishing gradients; far above: exploding.", ""]
     for k, data in pngs.items():
@@ -255,7 +271,8 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
         md += [f"![{k}]({files.name}/{k}.png)", "", "*" + _CAPTIONS[k].format(metric=comp.metric) + "*", ""]
     if failed: md += ["## Failed runs", ""] + [f"- {f}" for f in failed] + [""]
     if notes: md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    md_path = out / f"{name}.md"; md_path.write_text("\n".join(md))
+    md_path = out / f"{name}.md"
+    md_path.write_text("\n".join(md))
     # HTML, figures embedded
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", "<h2>Summary (mean ± std over seeds)</h2>",
             _md_to_html_table(table),
@@ -269,11 +286,12 @@ def write_report(comp:Comparison, out, name:str="report", title:str|None=None) -
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) +
             f"\n<footer><p><small>fnn_nbdev report, {time.strftime('%Y-%m-%d %H:%M')}</small></p></footer></body></html>\n")
-    html_path = out / f"{name}.html"; html_path.write_text(page)
+    html_path = out / f"{name}.html"
+    html_path.write_text(page)
     comp.html_path, comp.md_path = html_path, md_path
     return html_path, md_path
 
-# %% ../nbs/23_reports.ipynb #82a0394e
+# %% ../nbs/23_reports.ipynb #f8f16da8
 def wandb_report(comp:Comparison, *, project:str="fnn_nbdev", entity:str|None=None, title:str|None=None):
     "Save a W&B report of the comparison's runs (online runs + `wandb-workspaces`); returns its URL, or None with a note."
     try: import wandb_workspaces.reports.v2 as wr
@@ -287,9 +305,7 @@ def wandb_report(comp:Comparison, *, project:str="fnn_nbdev", entity:str|None=No
     try:
         group = comp.sweep.sweep_id
         runset = wr.Runset(entity=entity, project=project, name=group, filters=f"Group == '{group}'")
-        panels = [wr.LinePlot(title=f"{comp.curve_key} by activation", x="epoch", y=[wandb_key(comp.curve_key)], groupby="config.activation"),
-                  wr.LinePlot(title=f"{comp.curve_key} by init", x="epoch", y=[wandb_key(comp.curve_key)], groupby="config.init"),
-                  wr.LinePlot(title="gradient norm, first layer", x="epoch", y=["grad_norm/layer1"], groupby="config.activation")]
+        panels = [wr.LinePlot(title=f"{key}: every run", x="epoch", y=[key]) for key in ("loss", comp.curve_key, "grad_norm/layer1")]
         report = wr.Report(entity=entity, project=project, title=title or f"fnn_nbdev: {group}",
                            description="Activations × initialisations (fnn_nbdev.reports.compare)")
         report.blocks = [wr.H1(text="Activations × initialisations"), wr.P(text=comp.table()),
@@ -300,11 +316,7 @@ def wandb_report(comp:Comparison, *, project:str="fnn_nbdev", entity:str|None=No
         comp.notes.append(f"W&B report failed: {type(e).__name__}: {e}")
         return None
 
-def wandb_key(key:str) -> str:
-    "The W&B name of a history key (the W&B callback renames `loss` and `val_accuracy`)."
-    return {"loss": "train_loss", "val_accuracy": "val_acc"}.get(key, key)
-
-# %% ../nbs/23_reports.ipynb #d8ac5516
+# %% ../nbs/23_reports.ipynb #52ce1e20
 def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
             inits=INITS,               # initialiser names
             dataset:str="spirals",     # a name from data.DATASETS
@@ -335,7 +347,7 @@ def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
         print(f"report: {comp.html_path}\n        {comp.md_path}")
     return comp
 
-# %% ../nbs/23_reports.ipynb #851a18dd
+# %% ../nbs/23_reports.ipynb #639339bf
 def add_report_parser(subparsers):
     "Add the `report` command to an argparse `subparsers` object; returns its parser."
     p = subparsers.add_parser("report", help="compare activations × initialisations; write an HTML + Markdown report",
@@ -376,9 +388,11 @@ def report_main(args) -> int:
                        name=args.name, title=args.title, wandb=None if args.wandb == "disabled" else args.wandb,
                        project=args.project, wandb_report_too=args.wandb_report, progress=not args.quiet)
     except (FNNError, OSError) as e:
-        print(f"fnn report: error: {e}", file=sys.stderr); return 2
+        print(f"fnn report: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("fnn report: interrupted; run the same command again to resume", file=sys.stderr); return 130
+        print("fnn report: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
     print(comp.table())
     if args.quiet:
         for n in comp.notes: print(n)

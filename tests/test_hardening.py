@@ -16,8 +16,8 @@ G = [np.zeros((3, 2), np.float32), np.zeros(2, np.float32)]
 def clf(): return FNN([3, 8, 4], "relu", seed=0)
 def fit(X=X, y=y, **kw): return clf().fit(X, y, **{"epochs": 1, "progress": False, **kw})
 
-try: from fnn_nbdev import sweeps
-except ImportError: sweeps = None
+try: from fnn_nbdev import sweep_space
+except ImportError: sweep_space = None
 SWEEP = {"method": "random", "metric": {"name": "val_loss", "goal": "minimize"}, "parameters": {"lr": {"values": [0.01]}}}
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -119,12 +119,12 @@ CASES = [
     ("experiment noise on a fixed set", lambda: E.run_experiment(dataset="iris", noise=0.1, epochs=1, progress=False), ConfigError, "noise: expected no noise setting for the fixed data set 'iris'"),
     ("experiment callbacks", lambda: E.run_experiment(dataset="xor", epochs=1, progress=False, callbacks=5), ArgTypeError, "callbacks: expected a list of train.Callback objects, got 5"),
 ]
-if sweeps is not None:
+if sweep_space is not None:
     CASES += [
-        ("sweep method", lambda: sweeps.load_sweep_config({**SWEEP, "method": "genetic"}), ConfigError, "method: expected one of"),
-        ("sweep metric", lambda: sweeps.load_sweep_config({**SWEEP, "metric": "val_loss"}), ConfigError, "metric: expected a mapping {name: ..., goal: minimize|maximize}"),
-        ("sweep unknown key", lambda: sweeps.load_sweep_config({**SWEEP, "paramters": {}}), ConfigError, "paramters: expected a sweep config key"),
-        ("sweep config type", lambda: sweeps.load_sweep_config(42), ConfigError, "config: expected a mapping"),
+        ("sweep method", lambda: sweep_space.load_sweep_config({**SWEEP, "method": "genetic"}), ConfigError, "method: expected one of"),
+        ("sweep metric", lambda: sweep_space.load_sweep_config({**SWEEP, "metric": "val_loss"}), ConfigError, "metric: expected a mapping {name: ..., goal: minimize|maximize}"),
+        ("sweep unknown key", lambda: sweep_space.load_sweep_config({**SWEEP, "paramters": {}}), ConfigError, "paramters: expected a sweep config key"),
+        ("sweep config type", lambda: sweep_space.load_sweep_config(42), ConfigError, "config: expected a mapping"),
     ]
 
 @pytest.mark.parametrize("call,cls,text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -166,8 +166,8 @@ def test_a_yaml_payload_never_runs(tmp_path):
     evil = tmp_path / "evil.yaml"; evil.write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
     r = subprocess.run([*FNN_CMD, "train", "--config", str(evil), "--epochs=1", "--no-progress"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "python/object/apply" in r.stderr
-    if sweeps is not None:
-        with pytest.raises(FNNError): sweeps.load_sweep_config(evil)
+    if sweep_space is not None:
+        with pytest.raises(FNNError): sweep_space.load_sweep_config(evil)
     assert not marker.exists()
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fnn_nbdev.errors import ConfigError
-from fnn_nbdev.reports import compare, comparison_sweep, add_report_parser, ACTIVATIONS, INITS
+from fnn_nbdev.reports import compare, comparison_sweep, add_report_parser, plot_curves, plot_heatmap, ACTIVATIONS, INITS
 from fnn_nbdev.tracking import load_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FIGS = ["heatmap", "curves_activation", "curves_init", "grad_norms", "dead_units"]
+FIGS = ["heatmap", "curves", "grad_norms", "dead_units"]
 
 @pytest.fixture(scope="module")
 def comp(tmp_path_factory):
@@ -21,6 +21,19 @@ def test_defaults_cover_the_original_comparison():
     cfg = comparison_sweep()
     assert cfg["method"] == "grid" and len(cfg["parameters"]["seed"]["values"]) == 3
     with pytest.raises(ConfigError, match=r"^activations\[1\]: expected one of"): comparison_sweep(["relu", "relu6"])
+    with pytest.raises(ConfigError, match=r"^inits\[0\]: expected one of"): comparison_sweep(inits=["he"])
+
+@pytest.mark.parametrize("old,new,goal", [("val_acc", "val_accuracy", "maximize"), ("train_loss", "loss", "minimize"),
+                                          ("test_acc", "test_accuracy", "maximize")])
+def test_both_metric_vocabularies_give_the_same_comparison(old, new, goal):
+    assert comparison_sweep(metric=old) == comparison_sweep(metric=new)
+    assert comparison_sweep(metric=old)["metric"] == {"name": new, "goal": goal}
+    with pytest.raises(ConfigError, match="metric.name"): comparison_sweep(metric="val_f1")
+
+def test_a_report_reads_a_metric_under_either_name(comp):
+    assert comp.final("relu", "he_normal", "val_acc") == comp.final("relu", "he_normal", "val_accuracy")
+    assert comp.final("relu", "he_normal", "train_loss") == comp.final("relu", "he_normal", "loss")
+    assert plot_heatmap(comp, "val_acc").axes[0].get_title().startswith("final val_accuracy")
 
 def test_aggregates_equal_the_run_records(comp):
     assert len(comp.sweep.trials) == 8 and not comp.failed
@@ -36,6 +49,16 @@ def test_aggregates_equal_the_run_records(comp):
     assert comp.grad_ratio("relu", "he_normal") == pytest.approx(g1)
     assert comp.grad_ratio("sigmoid", "normal") < 1e-3 < comp.grad_ratio("relu", "he_normal")   # vanishing vs healthy
     assert comp.final("relu", "he_normal")[0] > comp.final("relu", "normal")[0] + 0.3
+
+def test_curves_are_drawn_per_activation_and_init_pair(comp):
+    "One curve per (activation, init) — the mean over that pair's seeds — never an average across activations."
+    fig = plot_curves(comp)
+    assert sum(len(ax.get_lines()) for ax in fig.axes) == 2 * 4                   # (loss, val_accuracy) × four pairs
+    relu_val = fig.axes[3]                                                         # row 2: val_accuracy; column 2: relu
+    assert relu_val.get_title() == "" and fig.axes[1].get_title() == "relu"
+    runs = [r for _, r in comp.cell("relu", "he_normal")]
+    line = next(l for l in relu_val.get_lines() if l.get_label() == "he_normal")
+    np.testing.assert_allclose(line.get_ydata(), np.mean([r.history["val_accuracy"] for r in runs], axis=0))
 
 def test_html_is_self_contained_and_markdown_has_the_table(comp):
     page = comp.html_path.read_text()
@@ -81,6 +104,8 @@ def test_cli_report(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "| tanh | he_uniform | 1 |" in out and (tmp_path / "out" / "report.html").exists()
+    rows = [l for l in out.splitlines() if l.startswith("| tanh |")]
+    assert len(rows) == 2 and not any("±" in r for r in rows)                    # one run: its value, not "± 0.000"
     trial = json.loads(next(tmp_path.glob("*/trials.jsonl")).read_text().splitlines()[0])
     assert (trial["config"]["batch_size"], trial["config"]["hidden"], trial["config"]["dataset"]) == (64, [8], "moons")
     args = parser.parse_args(["report", "--set", "learning_rate=0.1", "--quiet"])

@@ -1,79 +1,13 @@
-"Sweeps: config checks, the local engine (parallel, W&B offline, resume after a kill, failures), the CLI hooks."
-import argparse, contextlib, io, json, os, signal, subprocess, sys, textwrap, time
-from pathlib import Path
+"The local sweep engine: parallel workers, W&B offline, resume after a kill or Ctrl-C, failing trials, pruning, the plot, the CLI hook."
+import argparse, json, os, signal, subprocess, sys, time
 from unittest import mock
 import pytest
 import yaml
-from fnn_nbdev.errors import ConfigError
-from fnn_nbdev.sweeps import (load_sweep_config, run_sweep, load_sweep, sample_params, sweep_space, agent_command,
-                              wandb_sweep_config, add_sweep_parser)
+from fnn_nbdev.sweep_space import load_sweep_config, sample_params, sweep_space
+from fnn_nbdev.sweeps import run_sweep, load_sweep, add_sweep_parser, Pruner
 from fnn_nbdev.tracking import list_runs, load_run
 
-GOOD = {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
-        "parameters": {"dataset": {"value": "spirals"}, "epochs": {"value": 30},
-                       "lr": {"distribution": "log_uniform_values", "min": 1e-3, "max": 0.1},
-                       "activation": {"values": ["relu", "tanh"]},
-                       "n_layers": {"distribution": "int_uniform", "min": 1, "max": 2}, "width": {"values": [16, 32]},
-                       "batch_size": {"values": [16, 32]}}}
-
-def with_(**kw): return {**GOOD, **kw}
-def params(**kw): return with_(parameters=kw)
-
-BAD = [  # (config, the key the message must start with)
-    (with_(method="hyperband"), "method"),
-    ({k: v for k, v in GOOD.items() if k != "metric"}, "metric"),
-    (with_(metric={"name": "val_loss", "goal": "smallest"}), "metric.goal"),
-    (with_(metric={"name": "f1"}), "metric.name"),
-    (params(lr={"distribution": "uniform"}), "parameters.lr.min"),
-    (params(lr={"distribution": "log_uniform_values", "min": 0.1}), "parameters.lr.max"),
-    (params(epochs={"min": 20, "max": 5}), "parameters.epochs.min"),
-    (params(lr={"distribution": "uniform", "min": 0.1, "max": 0.01}), "parameters.lr.min"),
-    (params(learning_rate={"values": [0.1, 0.01]}), "parameters.learning_rate"),
-    (params(activation={"values": []}), "parameters.activation.values"),
-    (params(activation={"values": ["relu", "swish2"]}), "parameters.activation.values[1]"),
-    (params(lr={"distribution": "gaussian", "mu": 0, "sigma": 1}), "parameters.lr.distribution"),
-    (params(lr={"distribution": "normal", "mu": 0.01, "sigma": -1}), "parameters.lr.sigma"),
-    (params(lr={"value": 0.1, "vals": [1]}), "parameters.lr.vals"),
-    (params(n_layers={"values": [1, 2]}), "parameters.width"),
-    (params(hidden={"parameters": {"a": {"value": 1}}}), "parameters.hidden.parameters"),
-    (with_(method="grid", parameters={"lr": {"min": 0.001, "max": 0.1}}), "parameters.lr"),
-    (with_(early_terminate={"type": "asha", "min_iter": 2}), "early_terminate.type"),
-    (with_(parameter=GOOD["parameters"]), "parameter"),
-    (with_(command="fnn train"), "command"),
-]
-
-@pytest.mark.parametrize("cfg,key", BAD, ids=[k for _, k in BAD])
-def test_bad_config_names_the_key(cfg, key):
-    with pytest.raises(ConfigError) as e: load_sweep_config(cfg)
-    assert str(e.value).startswith(key + ": expected"), str(e.value)
-
-def test_bad_yaml_names_the_file_and_line(tmp_path):
-    f = tmp_path / "s.yaml"
-    f.write_text("method: grid\nmetric: {name: val_loss\nparameters: {}\n")
-    with pytest.raises(ConfigError, match=r"s.yaml: expected valid YAML, got 'a YAML error \(line 3"): load_sweep_config(f)
-    f.write_text("- just\n- a list\n")
-    with pytest.raises(ConfigError, match="config: expected a mapping"): load_sweep_config(f)
-    f.write_text("!!python/object/apply:os.system ['echo hi']\n")       # safe_load never builds objects
-    with pytest.raises(ConfigError, match="expected valid YAML"): load_sweep_config(f)
-
-def test_yaml_file_equals_dict_and_program_command_pass_through(tmp_path):
-    cfg = {**GOOD, "program": "fnn", "command": ["${env}", "fnn", "train", "${args}"]}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
-    loaded = load_sweep_config(tmp_path / "s.yaml")
-    assert loaded == load_sweep_config(cfg) and loaded["command"] == cfg["command"]
-    assert wandb_sweep_config(loaded)["command"] == cfg["command"]
-
-def test_agent_command_runs_fnn_train(capsys):
-    "What W&B's agent executes for `command: [${env}, fnn, train, ${args}]`, given to the real CLI."
-    from fnn_nbdev import cli
-    cfg = load_sweep_config({**params(dataset={"value": "moons"}, epochs={"value": 5}, hidden={"values": [[8, 8]]},
-                                      lr={"min": 0.01, "max": 0.1}), "command": ["${env}", "fnn", "train", "${args}"]})
-    p = sample_params(sweep_space(cfg), seed=1)
-    cmd = agent_command(cfg, p)
-    assert cmd[:3] == ["/usr/bin/env", "fnn", "train"] and f"--lr={p['lr']}" in cmd and "--hidden=[8, 8]" in cmd
-    assert cli.main(cmd[2:] + ["--no-progress", "--json"]) == 0
-    ran = json.loads(capsys.readouterr().out)
-    assert {k: ran["config"][k] for k in p} == p
+from test_sweep_space import GOOD, with_      # one example config for the schema and the engine tests
 
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -95,8 +29,17 @@ def test_six_trials_two_workers_local_records_and_wandb_offline_runs(method, tmp
     assert len({json.dumps(t.params, sort_keys=True) for t in res.trials}) == 6          # six different trials
     assert [t.metric for t in res.trials] == sorted((t.metric for t in res.trials), reverse=True)
     assert res.best.metric > 0.6 and res.best_config["lr"] == res.best.params["lr"]
+    assert res.best.metric == res.best.metrics["val_accuracy"] and {"loss", "val_loss", "test_accuracy"} <= set(res.best.metrics)
+    from fnn_nbdev.tracking import read_wandb_run
+    summary = read_wandb_run(res.best.run.summary["wandb"]["dir"], wait=20)["summary"]   # the final metrics, same names
+    assert summary["val_accuracy"] == pytest.approx(res.best.metric)
+    assert summary["test_accuracy"] == pytest.approx(res.best.metrics["test_accuracy"])
     fig = res.plot()
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 5                           # one panel per swept parameter
+    panels = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_xlabel() for ax in panels] == ["trial", "lr", "activation", "n_layers", "width", "batch_size"]
+    for ax in panels:                                     # every point coloured by its trial's place in the order
+        assert sorted(ax.collections[0].get_array().tolist()) == list(range(6))
+    assert [c.get_offsets()[0, 1] for c in panels[0].collections[1:]] == [res.best.metric]    # the best, starred
 
 def _children(pgid):
     "Processes still alive in the killed sweep's process group (spawned workers included)."
@@ -128,7 +71,9 @@ def test_killed_sweep_resumes_without_repeating_a_trial(sig, tmp_path):
     finally:
         os.killpg(proc.pid, sig)
         try: proc.wait(timeout=30)
-        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     sdir = files[0].parent
     before = {json.loads(l)["trial_id"] for l in files[0].read_text().splitlines()}
     assert 2 <= len(before) < 8
@@ -160,6 +105,28 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert run.status == "failed" and "activation" in run.summary["error"]["message"]
     assert load_sweep(res.path).best.trial_id == res.best.trial_id
 
+@pytest.mark.parametrize("old,new", [("val_acc", "val_accuracy"), ("train_loss", "loss")])
+def test_both_metric_vocabularies_run_the_same_sweep(old, new, tmp_path):
+    "The original project's name and the vocabulary's name are one sweep: the second call finds the first finished."
+    cfg = {"method": "grid", "metric": {"name": old},
+           "parameters": {"dataset": {"value": "xor"}, "epochs": {"value": 3}, "lr": {"values": [0.01, 0.1]}}}
+    a = run_sweep(cfg, root=tmp_path, wandb="disabled", progress=False)
+    b = run_sweep({**cfg, "metric": {"name": new}}, root=tmp_path, wandb="disabled", progress=False)
+    assert a.sweep_id == b.sweep_id and (a.metric, b.metric) == (new, new)
+    assert len((a.path / "trials.jsonl").read_text().splitlines()) == 2           # nothing ran again
+    assert [t.metric for t in a.trials] == [t.metric for t in b.trials] == [t.metrics[new] for t in a.trials]
+
+def test_a_goal_against_the_metric_stops_the_sweep_before_any_trial(tmp_path):
+    from fnn_nbdev.errors import ConfigError
+    with pytest.raises(ConfigError, match="metric.goal: expected 'minimize'"):
+        run_sweep({**GOOD, "metric": {"name": "val_loss", "goal": "maximize"}}, count=2, root=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+def test_pruner_direction_and_rungs_follow_the_config(tmp_path):
+    p = Pruner.from_config({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}, tmp_path, "t", "val_accuracy")
+    assert [e for e in range(1, 40) if p.rung(e)] == [3, 9] and p.sign == -1
+    assert Pruner.from_config({"type": "median", "min_iter": 2}, tmp_path, "t", "val_loss").sign == 1
+
 def test_cli_local_and_wandb_online(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="fnn")
     add_sweep_parser(parser.add_subparsers(dest="command", required=True))
@@ -178,7 +145,7 @@ def test_cli_local_and_wandb_online(tmp_path, capsys):
     assert sw.call_args.args[0]["metric"]["name"] == "val_loss" and sw.call_args.kwargs["project"] == "fnn"
     assert ag.call_args.args[0] == "q1w2e3" and ag.call_args.kwargs["count"] == 4
     args = parser.parse_args(["sweep", str(tmp_path / "nope.yaml"), "--wandb", "disabled"])
-    assert args.func(args) == 2 and "config: expected a readable sweep config file" in capsys.readouterr().err
+    assert args.func(args) == 2 and "nope.yaml: expected a readable sweep config" in capsys.readouterr().err
 
 def test_nested_parameters_reach_the_run(tmp_path):
     "W&B's nested `parameters` build a dict setting (here the LR schedule), and the trial trains with it."
