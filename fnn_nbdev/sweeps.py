@@ -350,7 +350,8 @@ def _final_metrics(metrics:dict) -> dict:
 def _run_trial(job:dict) -> dict:
     "Run one trial described by `job` as a tracked run; return its sweep record (status, metric, final metrics, ...)."
     from fnn_nbdev.experiment import run_experiment
-    from fnn_nbdev.tracking import tracking_callbacks, finish_tracking, RunRecorder, WandbCallback
+    from fnn_nbdev.tracking import tracking_callbacks, finish_tracking, WandbCallback
+    from fnn_nbdev.records import RunRecorder
     t0 = time.perf_counter()
     rec = {k: job[k] for k in ("trial_id", "index", "params")}
     rec.update(status="failed", metric=None, metrics={}, epochs=0, pruned_at=None, error=None, path=job["run_dir"])
@@ -582,8 +583,8 @@ class Trial:
         self.config, self.path = rec.get("config") or {}, Path(rec["path"]) if rec.get("path") else None
     @property
     def run(self):
-        "The trial's tracked run (`tracking.load_run`)."
-        from fnn_nbdev.tracking import load_run
+        "The trial's tracked run (`records.load_run`)."
+        from fnn_nbdev.records import load_run
         return load_run(self.path)
     @property
     def ok(self) -> bool: return self.metric is not None and math.isfinite(self.metric)

@@ -7,7 +7,7 @@ import yaml
 from fnn_nbdev.errors import ConfigError
 from fnn_nbdev.sweeps import (load_sweep_config, run_sweep, load_sweep, sample_params, sweep_space, agent_command,
                               wandb_sweep_config, add_sweep_parser)
-from fnn_nbdev.tracking import list_runs, load_run
+from fnn_nbdev.records import list_runs, load_run
 
 GOOD = {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
         "parameters": {"dataset": {"value": "spirals"}, "epochs": {"value": 30},
