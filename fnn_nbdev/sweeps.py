@@ -23,7 +23,8 @@ from .config import RunConfig
 from .train import Callback
 from .experiment import run_experiment
 from .plots import new_figure, figure_png
-from .tracking import tracking_callbacks, finish_tracking, load_run, RunRecorder, WandbCallback
+from .records import load_run, RunRecorder
+from .tracking import tracking_callbacks, finish_tracking, WandbCallback
 from .sweep_space import load_sweep_config, sweep_space, flat_space, flat_params, sample_params, grid_points, BayesSearch
 
 # %% ../nbs/21_sweeps.ipynb #33959e4a
@@ -118,7 +119,7 @@ def ok(self:Trial) -> bool:
 
 @patch(as_prop=True)
 def run(self:Trial):
-    "The trial's run record (`tracking.load_run`)."
+    "The trial's run record (`records.load_run`)."
     return load_run(self.path)
 
 @patch(cls_method=True)

@@ -244,14 +244,10 @@ class HyperparameterPanel:
         if t is not None: t.join(timeout)
 
     def _tracking_callbacks(self, cfg):
-        "A local run record, W&B (as the dropdown says) and the inline `tracking.RunPanel`, shown under the results."
-        from fnn_nbdev import tracking
-        stem = f"{cfg['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.run_dir = self.run_root / stem
-        for i in range(2, 1000):
-            if not self.run_dir.exists(): break
-            self.run_dir = self.run_root / f"{stem}-{i}"
-        self.run_panel = tracking.RunPanel(title=stem)
+        "A local run record, W&B (as the dropdown says) and the inline `run_panel.RunPanel`, shown under the results."
+        from fnn_nbdev import records, run_panel, tracking
+        self.run_dir = records.new_run_dir(self.run_root, cfg["dataset"])
+        self.run_panel = run_panel.RunPanel(title=self.run_dir.name)
         self.run_info = W.HTML(f"run record: <code>{self.run_dir}</code>")
         self.run_box.children = [self.run_info, self.run_panel.widget]
         return [*tracking.tracking_callbacks(cfg, run_dir=self.run_dir,
@@ -333,10 +329,10 @@ class HyperparameterPanel:
                               + "".join(f"<th>{n}</th>" for n in names) + f"</tr>{rows}</table>")
 
     def _finish_tracking(self, callbacks, result=None, error=None):
-        from fnn_nbdev import tracking
+        from fnn_nbdev import records, tracking
         try:
             lines = tracking.finish_tracking(callbacks, result=result, error=error)
-            self.run = tracking.load_run(self.run_dir) if (self.run_dir / "config.json").exists() else None
+            self.run = records.load_run(self.run_dir) if (self.run_dir / "config.json").exists() else None
             self.run_info.value = "<br>".join(f"<code>{l}</code>" for l in lines)
         except Exception as e:
             self.run_info.value = f"<span style='color:#c00'>tracking failed: {type(e).__name__}: {e}</span>"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fnn_nbdev.errors import ConfigError
 from fnn_nbdev.reports import compare, comparison_sweep, add_report_parser, plot_curves, plot_heatmap, ACTIVATIONS, INITS
-from fnn_nbdev.tracking import load_run
+from fnn_nbdev.records import load_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FIGS = ["heatmap", "curves", "grad_norms", "dead_units"]
@@ -40,7 +40,7 @@ def test_aggregates_equal_the_run_records(comp):
     cell = comp.cell("relu", "he_normal")
     assert sorted(t.params["seed"] for t, _ in cell) == [0, 1]
     runs = [load_run(t.path) for t, _ in cell]
-    finals = [r.summary["metrics"]["val"]["accuracy"] for r in runs]
+    finals = [r.summary["final"]["val_accuracy"] for r in runs]
     m, s, n = comp.final("relu", "he_normal")
     assert n == 2 and m == pytest.approx(np.mean(finals)) and s == pytest.approx(np.std(finals))
     mean, std = comp.curve("val_accuracy", acts=["relu"], inits=["he_normal"])

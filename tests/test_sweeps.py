@@ -5,7 +5,7 @@ import pytest
 import yaml
 from fnn_nbdev.sweep_space import load_sweep_config, sample_params, sweep_space
 from fnn_nbdev.sweeps import run_sweep, load_sweep, add_sweep_parser, Pruner
-from fnn_nbdev.tracking import list_runs, load_run
+from fnn_nbdev.records import list_runs, load_run
 
 from test_sweep_space import GOOD, with_      # one example config for the schema and the engine tests
 
@@ -30,7 +30,7 @@ def test_six_trials_two_workers_local_records_and_wandb_offline_runs(method, tmp
     assert [t.metric for t in res.trials] == sorted((t.metric for t in res.trials), reverse=True)
     assert res.best.metric > 0.6 and res.best_config["lr"] == res.best.params["lr"]
     assert res.best.metric == res.best.metrics["val_accuracy"] and {"loss", "val_loss", "test_accuracy"} <= set(res.best.metrics)
-    from fnn_nbdev.tracking import read_wandb_run
+    from fnn_nbdev.wandb_file import read_wandb_run
     summary = read_wandb_run(res.best.run.summary["wandb"]["dir"], wait=20)["summary"]   # the final metrics, same names
     assert summary["val_accuracy"] == pytest.approx(res.best.metric)
     assert summary["test_accuracy"] == pytest.approx(res.best.metrics["test_accuracy"])
