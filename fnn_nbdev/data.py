@@ -7,10 +7,10 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/data.html.md"""
 # %% auto #0
 __all__ = ['REGRESSION_FNS', 'DATASETS', 'INPUT_SCALE_LIMIT', 'make_xor', 'make_spirals', 'make_moons', 'make_circles',
            'make_blobs', 'make_regression_1d', 'load_mnist1d', 'load_dataset', 'split', 'Standardizer', 'input_scale',
-           'one_hot', 'BatchIterator']
+           'warn_if_unscaled', 'one_hot', 'BatchIterator']
 
 # %% ../nbs/08_data.ipynb #3e7af73a
-import contextlib, copy, inspect, math, random
+import contextlib, copy, inspect, math, random, warnings
 from pathlib import Path
 import numpy as np
 from .errors import (
@@ -378,6 +378,16 @@ def input_scale(X) -> float:
     X = np.asarray(X)
     flat = X.reshape(-1)
     with np.errstate(over="ignore"): return math.sqrt(max(float(np.vdot(flat, flat)), 0.0) / max(flat.size, 1))
+
+def warn_if_unscaled(X, arg:str="X"):
+    "Warn (once per call) when `X` is far off scale, saying what to do; `FNN.fit` calls it."
+    rms = input_scale(X)
+    if rms > INPUT_SCALE_LIMIT:
+        big = max(abs(float(np.min(X))), abs(float(np.max(X))))
+        warnings.warn(f"{arg}: the inputs are far off scale (root-mean-square {rms:.3g}, largest |x| {big:.3g}); sigmoid and "
+                      "tanh units saturate and gradients can overflow, so training may silently learn nothing. Standardise "
+                      "the features first (data.Standardizer().fit(X_train).transform(X), or divide pixels by 255).",
+                      UserWarning, stacklevel=3)
 
 # %% ../nbs/08_data.ipynb #bcf5e729
 def one_hot(y,                  # class labels (n,), whole numbers in 0..n_classes-1

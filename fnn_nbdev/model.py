@@ -8,43 +8,19 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/model.html.md"""
 __all__ = ['FORMAT', 'FNN']
 
 # %% ../nbs/11_model.ipynb #b4aa1108
-import json, math, warnings
+import json, math
 import numpy as np
 from fastcore.basics import patch
 from . import __version__
 from .errors import (FNNError, ConfigError, ShapeError, ArgTypeError, ModelFileError, check_array, check_choice,
                               check_nonneg, check_number, check_positive, check_positive_int, check_bool)
-from .files import as_path, write_npz, NpzReader
+from .files import as_path, write_npz, NpzReader, split_arrays, join_arrays
 from .activations import Softmax, Sigmoid, ActivationGroups
-from .layers import Dense
+from .layers import Dense, layer_specs, dropout_rates
 from .losses import get_loss, penalty, add_penalty_grads
-from .optim import Optimizer, get_optimizer
-from .data import INPUT_SCALE_LIMIT, input_scale
-from .train import Callback, Trainer, ProgressBar, DivergenceGuard, LRScheduler
-
-# %% ../nbs/11_model.ipynb #a2b0fdab
-def _layer_specs(sizes, activations, loss):
-    "Check `sizes` and expand `activations` to one entry per layer."
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
-        raise ConfigError("sizes", "a list [n_in, hidden..., n_out] of at least two positive integers", sizes)
-    sizes = [check_number(f"sizes[{i}]", s, integer=True, low=1) for i, s in enumerate(sizes)]
-    n = len(sizes) - 1
-    if isinstance(activations, str): return sizes, [activations] * (n - 1) + [loss.output]
-    if not isinstance(activations, (list, tuple)):
-        raise ArgTypeError("activations", "a name, or a list with one entry per layer", activations)
-    if len(activations) != n:
-        raise ConfigError("activations", f"one entry per layer ({n} for sizes {sizes})", list(activations))
-    return sizes, [list(a) if isinstance(a, (list, tuple)) else a for a in activations]
-
-def _dropout_rates(dropout, n_hidden:int) -> list:
-    "One dropout rate per hidden layer, from one rate or a list of them."
-    rates = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * n_hidden
-    if len(rates) != n_hidden:
-        raise ConfigError("dropout", f"one rate, or one per hidden layer ({n_hidden})", dropout)
-    rates = [check_number("dropout" if len(rates) == 1 else f"dropout[{i}]", p, low=0) for i, p in enumerate(rates)]
-    for i, p in enumerate(rates):
-        if p >= 1: raise ConfigError(f"dropout[{i}]" if isinstance(dropout, (list, tuple)) else "dropout", "a probability in [0, 1)", p)
-    return rates
+from .optim import Optimizer, get_optimizer, optimizer_arrays, optimizer_from_archive
+from .data import warn_if_unscaled
+from .train import Callback, Trainer, ProgressBar, DivergenceGuard, LRScheduler, FIT_DEFAULTS, resume_settings
 
 # %% ../nbs/11_model.ipynb #e2b9ec45
 class FNN:
@@ -61,11 +37,11 @@ class FNN:
                  dtype:str="float32",        # 'float32' or 'float64'
                  fused_softmax_ce:bool=True):  # backward from the logits when the output activation matches the loss
         self.loss_fn = get_loss(loss)
-        self.sizes, self.activations = _layer_specs(sizes, activations, self.loss_fn)
+        self.sizes, self.activations = layer_specs(sizes, activations, self.loss_fn.output)
         dtype = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", str(dtype))   # np.float32 → 'float32'
         self.init, self.dtype = init, check_choice("dtype", dtype, {"float32", "float64"})
         self.l1, self.l2 = check_nonneg("l1", l1), check_nonneg("l2", l2)
-        rates = _dropout_rates(dropout, len(self.sizes) - 2)
+        rates = dropout_rates(dropout, len(self.sizes) - 2)
         self.dropout = rates if isinstance(dropout, (list, tuple)) else float(dropout)
         if seed is not None: seed = check_number("seed", seed, integer=True, low=0)
         self.seed, self.fused_softmax_ce = seed, bool(fused_softmax_ce)
@@ -233,18 +209,6 @@ def train_step(self:FNN, Xb, yb) -> tuple:
     return loss, self._n_correct(a, yb)
 
 # %% ../nbs/11_model.ipynb #ca4b3fcc
-def _warn_if_unscaled(X):
-    rms = input_scale(X)
-    if rms > INPUT_SCALE_LIMIT:
-        big = max(abs(float(X.min())), abs(float(X.max())))
-        warnings.warn(f"X: the inputs are far off scale (root-mean-square {rms:.3g}, largest |x| {big:.3g}); sigmoid and tanh "
-                      "units saturate and gradients can overflow, so training may silently learn nothing. Standardise the "
-                      "features first (data.Standardizer().fit(X_train).transform(X), or divide pixels by 255).",
-                      UserWarning, stacklevel=3)
-
-# %% ../nbs/11_model.ipynb #1d9e6e8b
-_FIT_DEFAULTS = dict(epochs=10, batch_size=32, shuffle=True, seed=None, lr_schedule=None, on_divergence="raise")
-
 @patch
 def _optimizer(self:FNN, optimizer, lr, clip_norm, clip_value, clip_per):
     if isinstance(optimizer, Optimizer):
@@ -260,36 +224,6 @@ def _optimizer(self:FNN, optimizer, lr, clip_norm, clip_value, clip_per):
     for k, v in (("clip_norm", clip_norm), ("clip_value", clip_value), ("clip_per", clip_per)):
         if v is not None: cfg[k] = v
     return get_optimizer(cfg, self.params, self.grads)
-
-def _differs(arg, saved, given):
-    return ConfigError(arg, f"the saved run's value ({saved!r}) to resume it", given,
-                       "Leave it out: fit(..., resume=True) continues with the saved run's settings.")
-
-@patch
-def _resume_settings(self:FNN, given:dict, opt_given:dict) -> dict:
-    "The saved run's fit settings, with the arguments passed again checked against them."
-    saved = dict(self.train_state.get("fit") or {})
-    s = {**_FIT_DEFAULTS, **saved}
-    for k, v in given.items():
-        if v is None: continue
-        if k == "epochs" or (k == "lr_schedule" and saved.get(k) == "<function>"): s[k] = v    # a longer run; a function again
-        elif k in saved and v != saved[k]: raise _differs(k, saved[k], v)
-        else: s[k] = v
-    if s.get("lr_schedule") == "<function>":
-        raise ConfigError("lr_schedule", "the saved run's schedule function, passed again (a function cannot be saved)", None)
-    cfg = self.optimizer.config()
-    for k, v in opt_given.items():
-        if v is None or v is self.optimizer: continue
-        if k == "optimizer":
-            want = {"name": v} if isinstance(v, str) else v
-            if not isinstance(want, dict): raise _differs("optimizer", cfg, v)
-            for kk, vv in want.items():
-                have = saved.get("lr", cfg["lr"]) if kk == "lr" else cfg.get(kk)
-                if vv != have: raise _differs(f"optimizer[{kk!r}]", have, vv)
-        else:
-            have = saved.get("lr", cfg["lr"]) if k == "lr" else cfg.get(k)
-            if v != have: raise _differs(k, have, v)
-    return s
 
 @patch
 def fit(self:FNN, X, y, *,
@@ -318,9 +252,9 @@ def fit(self:FNN, X, y, *,
     if resume:
         if self.optimizer is None or not state:
             raise ConfigError("resume", "a model with a saved training state (from fit or FNN.load)", resume)
-        s, opt = self._resume_settings(given, opt_given), self.optimizer
+        s, opt = resume_settings(state.get("fit") or {}, given, self.optimizer, opt_given), self.optimizer
     else:
-        s = {**_FIT_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+        s = {**FIT_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
         opt = self._optimizer(optimizer, lr, clip_norm, clip_value, clip_per)
     s["epochs"], s["batch_size"] = check_positive_int("epochs", s["epochs"]), check_positive_int("batch_size", s["batch_size"])
     s["shuffle"] = check_bool("shuffle", s["shuffle"])
@@ -333,7 +267,7 @@ def fit(self:FNN, X, y, *,
         Xv = self.prepare_X(validation_data[0], "validation_data[0]")
         self.prepare_y(validation_data[1], len(Xv), "validation_data[1]")
         validation_data = (Xv, validation_data[1])
-    _warn_if_unscaled(X)
+    warn_if_unscaled(X)
     cbs = [DivergenceGuard(s["on_divergence"])] + ([LRScheduler(s["lr_schedule"])] if s["lr_schedule"] is not None else [])
     cbs += list(callbacks) + ([ProgressBar()] if progress else [])
     self.optimizer = opt
@@ -435,38 +369,16 @@ def from_config(cls:FNN, cfg:dict):
     if unknown: raise ConfigError(f"config[{unknown[0]!r}]", "a key of FNN.config(): sizes, activations, " + ", ".join(sorted(known)), cfg[unknown[0]])
     return cls(sizes, activations, **cfg)
 
-def _arrays_out(obj, arrays:dict, prefix:str):
-    "`obj` (nested dicts and lists) with its arrays moved into `arrays` and replaced by references."
-    if isinstance(obj, np.ndarray):
-        key = f"{prefix}{len(arrays)}"
-        arrays[key] = obj
-        return {"__array__": key, "shape": list(obj.shape)}
-    if isinstance(obj, dict): return {k: _arrays_out(v, arrays, prefix) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [_arrays_out(v, arrays, prefix) for v in obj]
-    return obj.item() if isinstance(obj, np.generic) else obj
-
-def _arrays_in(obj, read):
-    "The inverse of `_arrays_out`: references replaced by `read(key, shape)`."
-    if isinstance(obj, dict):
-        if "__array__" in obj: return read(obj["__array__"], tuple(obj.get("shape", ())))
-        return {k: _arrays_in(v, read) for k, v in obj.items()}
-    if isinstance(obj, list): return [_arrays_in(v, read) for v in obj]
-    return obj
-
 @patch
 def _arrays(self:FNN, include_optimizer:bool=True) -> dict:
     "What `save` writes: the format tag, the config and the parameters (and optimiser and training state) as arrays."
     arrays = {"format": np.array(FORMAT), "version": np.array(__version__), "config": np.array(json.dumps(self.config()))}
     arrays.update({f"param_{i}": p for i, p in enumerate(self.params)})
     if include_optimizer and self.optimizer is not None:
-        state = self.optimizer.state_dict()
-        arrays["optimizer"] = np.array(json.dumps(self.optimizer.config()))
-        arrays["optimizer_scalars"] = np.array(json.dumps({k: v for k, v in state.items() if not isinstance(v, np.ndarray)}))
-        arrays.update({f"opt/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
+        arrays.update(optimizer_arrays(self.optimizer))
         if self.train_state:
-            refs = {}
-            arrays["train_state"] = np.array(json.dumps(_arrays_out(self.train_state, refs, "train/")))
-            arrays.update(refs)
+            plain, refs = split_arrays(self.train_state, "train/")
+            arrays.update(train_state=np.array(json.dumps(plain)), **refs)
     return arrays
 
 @patch
@@ -496,15 +408,7 @@ def _from_reader(cls:FNN, r:NpzReader):
         if not np.isfinite(a).all(): raise r.error(f"Parameter {i} holds NaN or inf values.")
         np.copyto(p, a, casting="unsafe")
     if "optimizer" not in r: return model
-    try:
-        opt = get_optimizer(r.read_json("optimizer"), model.params, model.grads)
-        state = r.read_json("optimizer_scalars")
-        for name in r.names:
-            if not name.startswith("opt/"): continue
-            i = name.rpartition(".")[2]
-            if not i.isdigit() or int(i) >= len(model.params): raise r.error(f"The optimizer member {name!r} names no parameter.")
-            state[name[4:]] = r.read(name, model.params[int(i)].shape, model.dtype)
-        opt.load_state_dict(state)
+    try: opt = optimizer_from_archive(r, model.params, model.grads)
     except (FNNError, TypeError, ValueError, AttributeError) as e:
         if isinstance(e, ModelFileError) and e.arg == "path": raise
         raise r.error(f"Its optimizer state is unusable ({e}).") from None
@@ -514,7 +418,7 @@ def _from_reader(cls:FNN, r:NpzReader):
             if not key.startswith("train/") or shape not in shapes:
                 raise r.error(f"The training-state member {key!r} should have the shape of a parameter, not {shape}.")
             return r.read(key, shape, model.dtype)
-        model._train_state = _arrays_in(r.read_json("train_state"), read)
+        model._train_state = join_arrays(r.read_json("train_state"), read)
     return model
 
 # %% ../nbs/11_model.ipynb #f859dcce

@@ -6,11 +6,12 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/optim.html.md"""
 
 # %% auto #0
 __all__ = ['CLIP_PER', 'OPTIMIZERS', 'SCHEDULES', 'global_grad_norm', 'clip_grads_value_', 'clip_grads_norm_', 'Optimizer', 'SGD',
-           'RMSprop', 'Adam', 'AdamW', 'get_optimizer', 'optimizer_defaults', 'Schedule', 'Constant', 'constant',
-           'StepDecay', 'ExponentialDecay', 'CosineDecay', 'get_schedule', 'LinearWarmup']
+           'RMSprop', 'Adam', 'AdamW', 'get_optimizer', 'optimizer_defaults', 'optimizer_arrays',
+           'optimizer_from_archive', 'Schedule', 'Constant', 'constant', 'StepDecay', 'ExponentialDecay', 'CosineDecay',
+           'get_schedule', 'LinearWarmup']
 
 # %% ../nbs/06_optim.ipynb #0efdd577
-import math, inspect, difflib
+import json, math, inspect, difflib
 from abc import ABC, abstractmethod
 from functools import partial
 import numpy as np
@@ -321,6 +322,26 @@ def optimizer_defaults(name:str) -> dict:
     "Every hyperparameter optimizer `name` accepts, with its default: e.g. `{'lr': 0.01, 'momentum': 0.9, ...}` for 'momentum'."
     factory = OPTIMIZERS[check_choice("optimizer", name, OPTIMIZERS)]
     return {k: p.default for k, p in inspect.signature(factory).parameters.items() if k in _hyper_names(factory)}
+
+# %% ../nbs/06_optim.ipynb #3886ceba
+def optimizer_arrays(opt:Optimizer, prefix:str="opt/") -> dict:
+    "What a saved model holds of its optimiser: config and scalars as JSON texts, one member per state array."
+    state = opt.state_dict()
+    return {"optimizer": np.array(json.dumps(opt.config())),
+            "optimizer_scalars": np.array(json.dumps({k: v for k, v in state.items() if not isinstance(v, np.ndarray)})),
+            **{f"{prefix}{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}}
+
+def optimizer_from_archive(reader, params:list, grads:list, prefix:str="opt/") -> Optimizer:
+    "The optimiser saved in an open archive (`files.NpzReader`), each state array read with its parameter's shape and dtype."
+    opt = get_optimizer(reader.read_json("optimizer"), params, grads)
+    state = reader.read_json("optimizer_scalars")
+    for name in reader.names:
+        if not name.startswith(prefix): continue
+        i = name.rpartition(".")[2]
+        if not i.isdigit() or int(i) >= len(params): raise reader.error(f"The optimizer member {name!r} names no parameter.")
+        state[name[len(prefix):]] = reader.read(name, params[int(i)].shape, params[0].dtype)
+    opt.load_state_dict(state)
+    return opt
 
 # %% ../nbs/06_optim.ipynb #bb1fcd2b
 class Schedule(ABC):
