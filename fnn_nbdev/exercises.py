@@ -492,7 +492,8 @@ def check_steps_per_epoch(answer):
 def _sgd_ref(params, grads, lr):
     for p, g in zip(params, grads): p -= lr * g
 
-_SGD_NEW_LIST = "The arrays in `params` did not change as p − lr·g. Rebinding a name (p = p − lr·g) makes a new array and leaves the old one alone: change the array itself, in place."
+_SGD_NEW_LIST = ("The arrays in `params` did not change. If you wrote p = p − lr·g (or built a new list): that makes new arrays "
+                 "and leaves the model's alone — change each array itself, in place (p -= lr * g).")
 def _sgd_uphill(params, grads, lr):
     for p, g in zip(params, grads): p += lr * g
 _SGD_MISTAKES = [(lambda params, grads, lr: [p - lr * g for p, g in zip(params, grads)], _SGD_NEW_LIST),
@@ -582,7 +583,7 @@ def _momentum_old_velocity(w, g, b, lr, mu):
 def _momentum_rebinds(w, g, b, lr, mu):
     b = mu * b + g; w -= lr * b
 _MOMENTUM_MISTAKES = [(_momentum_old_velocity, "The velocity is right but the weights are not: step with the *new* velocity, w ← w − lr·b."),
-                      (_momentum_rebinds, "The velocity is wrong after 3 steps: b = μ·b + g makes a new array; change the caller's b in place (b *= mu; b += g).")]
+                      (_momentum_rebinds, "The caller's velocity b did not change: b = μ·b + g makes a new array; change the caller's b in place (b *= mu; b += g).")]
 
 @_exercise(5, "One step of SGD with momentum", solution=lambda: _momentum_ref, mistakes=_MOMENTUM_MISTAKES)
 def check_momentum_step(fn):
@@ -590,11 +591,13 @@ def check_momentum_step(fn):
     if not callable(fn): return Verdict(False, "Pass your function itself.")
     r = _rng(9)
     w, b = r.normal(size=5), r.normal(size=5)
-    w_want, b_want, b_given = w.copy(), b.copy(), b.copy()
+    w_want, b_want, w_given, b_given = w.copy(), b.copy(), w.copy(), b.copy()
     for _ in range(3):
         g = r.normal(size=5)
         _momentum_ref(w_want, g, b_want, 0.1, 0.9)
         fn(w, g, b, 0.1, 0.9)
+    if np.array_equal(b, b_given) and np.array_equal(w, w_given):
+        return Verdict(False, "Nothing changed: update the caller's arrays in place — b *= mu; b += g; then w -= lr * b.")
     if np.array_equal(b, b_given): return Verdict(False, _MOMENTUM_MISTAKES[1][1])
     if not np.allclose(b, b_want):
         return Verdict(False, "The velocity is wrong after 3 steps: b ← μ·b + g, changed in place (the caller keeps the same array b).")
