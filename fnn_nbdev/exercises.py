@@ -128,6 +128,7 @@ def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9, mistakes
 
 def _choice(answer, options:dict, right:str, what="your diagnosis"):
     "A letter among `options` (letter -> hint for choosing it); None when `answer` is the right one."
+    if answer is None: return Verdict(False, f"Replace `None` with {what}: one of the letters {', '.join(sorted(options))}, in quotes.")
     letter = str(answer).strip().strip("()").lower()[:1] if isinstance(answer, str) else None
     if letter not in options: return Verdict(False, f"Give {what} as one of the letters {', '.join(sorted(options))}, in quotes.")
     return None if letter == right else Verdict(False, options[letter])
@@ -741,7 +742,7 @@ def check_dead_fix(answer):
     letter, model = answer
     wrong = _choice(letter, _DEAD_OPTIONS, "b")
     if wrong is not None: return wrong
-    if not hasattr(model, "layers"): return Verdict(False, "Right diagnosis. The second item is the model you retrained with the fix.")
+    if not hasattr(model, "layers"): return Verdict(False, "Right diagnosis. Now the second item: the model you retrained with the fix.")
     if list(model.sizes) != [2, 64, 64, 64, 2] or any(layer.act.name != "relu" for layer in model.layers[:-1]):
         return Verdict(False, "Right diagnosis. Keep the network (sizes [2, 64, 64, 64, 2], ReLU hidden layers): fix the training, not the model.")
     X, y = _moons()
@@ -749,7 +750,8 @@ def check_dead_fix(answer):
     Xf, yf = _moons(seed=1)
     acc = float(np.mean(np.asarray(model.predict(Xf)).ravel() == yf))
     if dead <= 0.2 and acc >= 0.9:
-        return Verdict(True, f"(b): dead units {dead:.0%} (the broken run: about 80 %), accuracy on fresh moons {acc:.1%}.")
+        return Verdict(True, f"(b): the velocity sums about 1/(1 − μ) = 10 gradients, so lr = 0.3 with momentum steps like plain SGD at 3. "
+                             f"Your run: dead units {dead:.0%} (the broken run: about 80 %), accuracy on fresh moons {acc:.1%}.")
     return Verdict(False, f"Right diagnosis, but the model you passed is still dead: {dead:.0%} of its units are dead and it scores {acc:.1%} on fresh moons. "
                           "Retrain it with a smaller learning rate (the velocity makes each step ≈ 10·lr·g).")
 
