@@ -218,6 +218,7 @@ def check_linear_collapse(answer):
         return Verdict(False, "Every layer must use the 'identity' activation (no activation at all) for the claim to hold.")
     if all(not np.any(bk) for bk in model.params[1::2]):
         return Verdict(False, "The biases are all 0 (as FNN starts them): set them to random numbers first, or the bias part is not tested.")
+    if W is None or b is None: return Verdict(False, "Replace `None` with your W and b, computed from the model's params.")
     n_in, n_out = model.sizes[0], model.sizes[-1]
     W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if W.shape != (n_in, n_out) or b.shape != (n_out,):
