@@ -82,7 +82,8 @@ def _agrees(got, want, rtol=1e-6, atol=1e-9) -> bool:
         return isinstance(got, (tuple, list)) and len(got) == len(want) and all(_agrees(g, w, rtol, atol) for g, w in zip(got, want))
     return _close(got, want, rtol, atol)
 
-def _is_number(answer) -> bool: return not isinstance(answer, (bool, str)) and np.ndim(answer) == 0 and np.isreal(answer)
+def _is_number(answer) -> bool:
+    return answer is not None and not isinstance(answer, (bool, str)) and np.ndim(answer) == 0 and bool(np.isreal(answer))
 
 def _number(answer, want, what, rtol=1e-4, hint="", mistakes=()):
     "A single number: right, one of the listed mistakes (with its hint), or wrong (with the general hint)."
@@ -470,6 +471,7 @@ def _confident_mistakes():
            note=_source(_steps_to_half))
 def check_confident_mistake(answer):
     "`(steps_ce, steps_mse)`: gradient steps (lr = 1, on the logits z = (−5, 5), true class 0) until p > 0.5, for each loss."
+    if isinstance(answer, (tuple, list)) and None in answer: return Verdict(False, "Replace `None` with your two step counts.")
     if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(_is_number(a) for a in answer):
         return Verdict(False, "Give a pair of numbers (steps_ce, steps_mse).")
     (ce, mse), got = _confident_ref(), [float(a) for a in answer]
