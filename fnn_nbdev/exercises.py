@@ -52,7 +52,7 @@ def _exercise(tutorial:int, title:str, solution,
         return checker
     return register
 
-# %% ../nbs/30_exercises.ipynb #93923d90
+# %% ../nbs/30_exercises.ipynb #d2a4ac1f
 def _source(obj) -> str:
     try: return textwrap.dedent(inspect.getsource(obj)).strip()
     except (OSError, TypeError): return repr(obj)
@@ -70,7 +70,7 @@ def solution(name:str):
         lines.append(_source(answer) if callable(answer) else f"answer = {answer!r}")
     print("\n\n".join(lines))
 
-# %% ../nbs/30_exercises.ipynb #11e6f481
+# %% ../nbs/30_exercises.ipynb #bf765a61
 def _close(got, want, rtol=1e-6, atol=1e-9) -> bool:
     "Same shape and numbers; NaN only where `want` has NaN."
     try: got = np.asarray(got, dtype=np.float64)
@@ -189,7 +189,7 @@ def check_leaky_relu_derivative(fn):
     if all(_close(g, _leaky_ref(c[0])[c[0] != 0]) for g, c in zip(off_zero, cases)): return Verdict(False, _LEAKY_ZERO_HINT)
     return v
 
-# %% ../nbs/30_exercises.ipynb #09c0434a
+# %% ../nbs/30_exercises.ipynb #865eeb95
 def _collapse_ref():
     "Three identity layers with non-zero biases, and the one layer (W, b) that computes the same."
     from fnn_nbdev.model import FNN
@@ -334,7 +334,7 @@ def check_numeric_grad(fn):
             return Verdict(False, "The numbers are not the central differences: for each entry i, (f(x with x[i] + h) − f(x with x[i] − h)) / (2h).")
     return Verdict(True, "numeric_grad agrees with central differences on three functions, and leaves x as it found it.")
 
-# %% ../nbs/30_exercises.ipynb #ce0d77e9
+# %% ../nbs/30_exercises.ipynb #d587a72f
 def suspect_backward(X, y, W1, b1, W2, b2):
     "A colleague's gradients for notebook 2's network (tanh hidden layer, softmax + cross-entropy): one of the four is wrong."
     n = len(X)
@@ -444,7 +444,7 @@ def check_bce_grad(fn):
     return _same_function(fn, _bce_grad_ref, cases, "bce_grad", mistakes=_BCE_MISTAKES,
                           hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
 
-# %% ../nbs/30_exercises.ipynb #ec0cb90a
+# %% ../nbs/30_exercises.ipynb #5f3427ac
 def _steps_to_half(loss:str, z0=(-5.0, 5.0), lr=1.0, max_steps=10_000, mse_scale=1.0):
     "Gradient steps on the two logits until the true class 0 gets p > 0.5 (None: not within max_steps)."
     from fnn_nbdev.activations import Softmax
@@ -540,7 +540,7 @@ def check_xor_model(model):
     if acc >= 0.95: return Verdict(True, f"accuracy on fresh XOR points: {acc:.1%}.")
     return Verdict(False, f"accuracy on fresh XOR points is {acc:.1%}; aim for 95 %. Try more epochs, a larger lr, or a wider hidden layer.")
 
-# %% ../nbs/30_exercises.ipynb #d6532799
+# %% ../nbs/30_exercises.ipynb #36e2fe93
 def _moons_split():
     from fnn_nbdev.data import make_moons, split
     X, y = make_moons(600, noise=0.2, seed=0)
@@ -624,7 +624,7 @@ def check_cosine_factor(answer):
     "The factor of `CosineDecay(T=100, min_factor=0.1)` at t = 50."
     return _number(answer, 0.55, "the factor", mistakes=_COSINE_MISTAKES, hint="Half a cosine from 1 down to min_factor: at half-way the cosine term is ½(1 + cos(π/2)).")
 
-# %% ../nbs/30_exercises.ipynb #369bd4a1
+# %% ../nbs/30_exercises.ipynb #12461d92
 def _spirals_split():
     from fnn_nbdev.data import make_spirals, split
     X, y = make_spirals(600, classes=3, noise=0.2, seed=0)
@@ -708,7 +708,7 @@ def check_xavier_limit(answer):
     return _number(answer, math.sqrt(6 / 400), "l", rtol=1e-3, mistakes=_XAVIER_MISTAKES,
                    hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
 
-# %% ../nbs/30_exercises.ipynb #625217ca
+# %% ../nbs/30_exercises.ipynb #60ec92ee
 def _moons(seed=0):
     from fnn_nbdev.data import make_moons
     return make_moons(600, noise=0.2, seed=seed)
@@ -810,7 +810,7 @@ def check_confusion(fn):
     cases = [(r.integers(0, k, size=n), r.integers(0, k, size=n), k) for n, k in ((30, 3), (5, 2), (100, 10))]
     return _same_function(fn, _cm_ref, cases, "confusion", mistakes=_CM_MISTAKES, hint="Entry [a, b] counts samples with y_true = a and y_pred = b.")
 
-# %% ../nbs/30_exercises.ipynb #3243b263
+# %% ../nbs/30_exercises.ipynb #1beb84d5
 def _diabetes_split():
     from fnn_nbdev.data import load_dataset, split
     X, y = load_dataset("diabetes")
