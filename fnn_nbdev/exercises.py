@@ -832,6 +832,17 @@ def _linear_baseline_ref():
     pred = A_te @ w
     return float(1 - np.sum((y_te - pred) ** 2) / np.sum((y_te - y_te.mean()) ** 2))
 
+def _diabetes_network_r2():
+    "Notebook 7's network on the same split (standardised inputs and targets, 60 epochs of Adam): its test R²."
+    from fnn_nbdev.model import FNN
+    from fnn_nbdev.data import Standardizer
+    (X_tr, y_tr), (X_te, y_te) = _diabetes_split()
+    sx, sy = Standardizer().fit(X_tr), Standardizer().fit(y_tr[:, None])
+    reg = FNN([10, 32, 1], "relu", loss="mse", seed=0)
+    reg.fit(sx.transform(X_tr), sy.transform(y_tr[:, None])[:, 0], epochs=60, batch_size=32, lr=1e-3, progress=False, seed=0)
+    pred = sy.inverse_transform(reg.predict(sx.transform(X_te))[:, None])[:, 0]
+    return _r2_ref(y_te.astype(np.float64), pred.astype(np.float64))
+
 def _linear_mistakes():
     return [(_least_squares_r2(on="train"), "That is R² on the training part, where the line was fitted: judge it on the test part."),
             (_least_squares_r2(intercept=False), "Without an intercept the line must pass through 0: add a column of ones to X.")]
@@ -840,8 +851,14 @@ def _linear_mistakes():
 def check_linear_baseline(answer):
     "The test R² of a least-squares linear model (with intercept) fitted on notebook 7's diabetes training part."
     want = _least_squares_r2()
-    return _number(answer, want, "the linear model's test R²", rtol=2e-3, mistakes=_linear_mistakes(),
+    v = _number(answer, want, "the linear model's test R²", rtol=2e-3, mistakes=_linear_mistakes(),
                    hint="Fit w = lstsq([X_tr, 1], y_tr), predict [X_te, 1] @ w, and compute R² against y_te.")
+    if not v: return v
+    net = _diabetes_network_r2()
+    verdict = ("no better than the linear fit" if abs(net - want) < 0.02 else
+               f"{'better' if net > want else 'worse'} than the linear fit by {abs(net - want):.3f}")
+    return Verdict(True, f"the linear model's test R² is {want:.3f}; notebook 7's network reaches {net:.3f} on the same split: "
+                         f"{verdict}. A baseline is what makes a score mean something.")
 
 # %% ../nbs/30_exercises.ipynb #a7eae2db
 def _text(answer, want, what, hint):
