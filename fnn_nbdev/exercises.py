@@ -134,6 +134,11 @@ def _choice(answer, options:dict, right:str, what="your diagnosis"):
     if letter not in options: return Verdict(False, f"Give {what} as one of the letters {', '.join(sorted(options))}, in quotes.")
     return None if letter == right else Verdict(False, options[letter])
 
+def _letter_and(answer, options:dict, right:str, second:str):
+    "Unpack a `(letter, second)` answer: (a Verdict when the pair or the letter is wrong, else None; the second item)."
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, f"Give a pair (letter, {second})."), None
+    return _choice(answer[0], options, right), answer[1]
+
 def _rng(seed=0): return np.random.default_rng(seed)
 
 # %% ../nbs/30_exercises.ipynb #2eb2722e
@@ -566,9 +571,7 @@ _LR_OPTIONS = {"a": "More epochs do not calm a loss that jumps up and down: at l
                 "training loss near 0.08 in 40 epochs (the checker trains it).")
 def check_lr_diagnosis(answer):
     "`(letter, lr)`: why does the lr = 3.0 run of notebook 4 jump around, and a learning rate that fixes it (checked by training)."
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, "Give a pair (letter, learning rate), e.g. ('a', 0.1).")
-    letter, lr = answer
-    wrong = _choice(letter, _LR_OPTIONS, "b")
+    wrong, lr = _letter_and(answer, _LR_OPTIONS, "b", "learning rate), e.g. ('a', 0.1")
     if wrong is not None: return wrong
     if not _is_number(lr) or not float(lr) > 0: return Verdict(False, "The second item is a positive learning rate.")
     if float(lr) >= 3.0: return Verdict(False, f"Right diagnosis, and lr = {float(lr):g} is not smaller than 3. Then use a smaller one.")
@@ -741,9 +744,7 @@ def _dead_fix_mistakes():
 @_exercise(6, "A run with most of its units dead: diagnose and fix", solution=_dead_fix_ref, mistakes=_dead_fix_mistakes)
 def check_dead_fix(answer):
     "`(letter, model)`: what killed the units of notebook 6's momentum run, and a retrained 2-64-64-64-2 ReLU model with ≤ 20 % dead units and ≥ 90 % accuracy."
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, "Give a pair (letter, trained model).")
-    letter, model = answer
-    wrong = _choice(letter, _DEAD_OPTIONS, "b")
+    wrong, model = _letter_and(answer, _DEAD_OPTIONS, "b", "trained model")
     if wrong is not None: return wrong
     if not hasattr(model, "layers"): return Verdict(False, "Right diagnosis. Now the second item: the model you retrained with the fix.")
     if list(model.sizes) != [2, 64, 64, 64, 2] or any(layer.act.name != "relu" for layer in model.layers[:-1]):
