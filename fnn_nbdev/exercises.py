@@ -485,7 +485,7 @@ def check_confident_mistake(answer):
         return Verdict(True, f"cross-entropy needs {ce} steps, MSE {mse}: {mse / ce:.0f} times as many, because its push ∝ p(1 − p)² is tiny at p ≈ e⁻¹⁰.")
     for wrong, why in _confident_mistakes():
         if near(got[0], wrong[0]) and near(got[1], wrong[1]): return Verdict(False, why)
-    if near(got[0], ce): return Verdict(False, f"The cross-entropy count is right; recount for MSE: L = MSE(softmax(z), one-hot), its gradient through the softmax (Softmax.backward, or the chain rule).")
+    if near(got[0], ce): return Verdict(False, "The cross-entropy count is right; recount for MSE: L = MSE(softmax(z), one-hot), its gradient through the softmax (Softmax.backward, or the chain rule).")
     return Verdict(False, "Start from z = (−5, 5), step z ← z − 1·∂L/∂z, and count the steps until softmax(z)[0] > 0.5 (10 000 at most).")
 
 # %% ../nbs/30_exercises.ipynb #79b439bc
@@ -749,7 +749,7 @@ def check_dead_fix(answer):
     if not hasattr(model, "layers"): return Verdict(False, "Right diagnosis. Now the second item: the model you retrained with the fix.")
     if list(model.sizes) != [2, 64, 64, 64, 2] or any(layer.act.name != "relu" for layer in model.layers[:-1]):
         return Verdict(False, "Right diagnosis. Keep the network (sizes [2, 64, 64, 64, 2], ReLU hidden layers): fix the training, not the model.")
-    X, y = _moons()
+    X, _ = _moons()
     dead = _dead_units(model, X)
     Xf, yf = _moons(seed=1)
     acc = float(np.mean(np.asarray(model.predict(Xf)).ravel() == yf))
