@@ -1,4 +1,4 @@
-"""The `check_…` functions the course notebooks end with: each tells you whether your answer is right, and gives a hint when it is not.
+"""The `check_…` functions the course notebooks end with: each tells you whether your answer is right, and gives a hint about *your* mistake when it is not.
 
 Docs: https://fnn-nbdev.github.io/fnn_nbdev/exercises.html.md"""
 
@@ -6,15 +6,17 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/exercises.html.md"""
 
 # %% auto #0
 __all__ = ['EXERCISES', 'Verdict', 'solution', 'check_n_params', 'check_layer_forward', 'check_leaky_relu_derivative',
-           'check_output_delta', 'check_two_layer_grads', 'check_numeric_grad', 'check_uniform_ce',
-           'check_softmax_ce_grad', 'check_bce_grad', 'check_steps_per_epoch', 'check_sgd_step', 'check_xor_model',
-           'check_momentum_step', 'check_adam_first_mhat', 'check_cosine_factor', 'check_he_std', 'check_dead_fraction',
-           'check_xavier_limit', 'check_precision_recall', 'check_r2', 'check_confusion', 'check_wandb_val_key',
-           'check_best_epoch', 'check_diverged_status', 'check_sweep_config', 'check_log_uniform_median',
-           'check_grid_size', 'check_circle_features', 'check_playground_params']
+           'check_linear_collapse', 'check_output_delta', 'check_two_layer_grads', 'check_numeric_grad',
+           'suspect_backward', 'check_find_the_bug', 'check_uniform_ce', 'check_softmax_ce_grad', 'check_bce_grad',
+           'check_confident_mistake', 'check_steps_per_epoch', 'check_sgd_step', 'check_xor_model',
+           'check_lr_diagnosis', 'check_momentum_step', 'check_adam_first_mhat', 'check_cosine_factor', 'check_lr_pick',
+           'check_he_std', 'check_dead_fraction', 'check_xavier_limit', 'check_dead_fix', 'check_precision_recall',
+           'check_r2', 'check_confusion', 'check_linear_baseline', 'check_wandb_val_key', 'check_best_epoch',
+           'check_diverged_status', 'check_sweep_config', 'check_log_uniform_median', 'check_grid_size',
+           'check_circle_features', 'check_playground_params']
 
 # %% ../nbs/30_exercises.ipynb #f77ee1a3
-import functools, math
+import functools, inspect, math, textwrap, warnings
 import numpy as np
 
 # %% ../nbs/30_exercises.ipynb #4e6c1cdb
@@ -25,44 +27,92 @@ class Verdict:
     def __repr__(self): return ("✓ Correct. " if self.ok else "✗ Not yet. ") + self.message
     def _repr_pretty_(self, p, cycle): p.text(repr(self))
 
-EXERCISES = {}  # name -> dict(tutorial, title, check, solution, wrong)
+EXERCISES = {}  # name -> dict(tutorial, number, title, check, solution, mistakes, wrong, note)
 
-def _exercise(tutorial:int, title:str, solution, wrong):
-    "Register a checker: `solution()` builds a right answer, `wrong()` a typical wrong one (both used by the tests)."
+def _exercise(tutorial:int, title:str, solution,
+              mistakes=(),   # typical wrong answers as (answer, hint) pairs, or a function returning them
+              wrong=None,    # a function building one more wrong answer (no particular hint)
+              note:str=""):  # the working behind the reference answer, printed by `solution`
+    "Register a checker: `solution()` builds a right answer; the tests check that each mistake gets its own hint."
     def register(check):
         name = check.__name__.removeprefix("check_")
         def checker(answer=None):
             if answer is None: return Verdict(False, "Replace `None` with your answer and run the cell again.")
-            try: return check(answer)
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):   # the learner's overflow is a hint, not noise
+                    warnings.simplefilter("ignore")
+                    return check(answer)
             except Exception as e:   # the learner's function may fail in any way: report it, never raise
                 return Verdict(False, f"Checking your answer raised {type(e).__name__}: {e}")
         functools.update_wrapper(checker, check)   # name, docstring and signature (`fn`, `answer`, …) of the check
-        EXERCISES[name] = dict(tutorial=tutorial, title=title, check=checker, solution=solution, wrong=wrong)
+        number = 1 + sum(ex["tutorial"] == tutorial for ex in EXERCISES.values())
+        EXERCISES[name] = dict(tutorial=tutorial, number=f"{tutorial}.{number}", title=title, check=checker,
+                               solution=solution, mistakes=mistakes if callable(mistakes) else (lambda: list(mistakes)),
+                               wrong=wrong, note=note)
         return checker
     return register
 
+# %% ../nbs/30_exercises.ipynb #d2a4ac1f
+def _source(obj) -> str:
+    try: return textwrap.dedent(inspect.getsource(obj)).strip()
+    except (OSError, TypeError): return repr(obj)
+
 def solution(name:str):
-    "A reference answer for the exercise `name` (e.g. `'n_params'`) — look only when you are stuck."
+    "Print the reference answer of the exercise `name` (e.g. `'n_params'`) — look only when you are stuck."
     if name not in EXERCISES: raise KeyError(f"name: expected one of {', '.join(sorted(EXERCISES))}, got {name!r}")
-    return EXERCISES[name]["solution"]()
+    ex = EXERCISES[name]
+    build = ex["solution"]
+    lines = [f"Exercise {ex['number']} · {ex['title']}"]
+    if ex["note"]: lines.append(ex["note"])
+    if getattr(build, "__name__", "<lambda>") != "<lambda>": lines.append(_source(build))   # an experiment: how the answer is made
+    else:
+        answer = build()
+        lines.append(_source(answer) if callable(answer) else f"answer = {answer!r}")
+    print("\n\n".join(lines))
 
+# %% ../nbs/30_exercises.ipynb #bf765a61
 def _close(got, want, rtol=1e-6, atol=1e-9) -> bool:
-    got = np.asarray(got, dtype=np.float64)
-    return got.shape == np.shape(want) and bool(np.allclose(got, want, rtol=rtol, atol=atol))
+    "Same shape and numbers; NaN only where `want` has NaN."
+    try: got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError): return False
+    return got.shape == np.shape(want) and bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
 
-def _number(answer, want, what, rtol=1e-4, hint=""):
-    if isinstance(answer, (bool, str)) or np.ndim(answer) != 0:
-        return Verdict(False, f"Give {what} as a single number.")
+def _agrees(got, want, rtol=1e-6, atol=1e-9) -> bool:
+    if isinstance(want, tuple):
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and all(_agrees(g, w, rtol, atol) for g, w in zip(got, want))
+    return _close(got, want, rtol, atol)
+
+def _is_number(answer) -> bool:
+    return answer is not None and not isinstance(answer, (bool, str)) and np.ndim(answer) == 0 and bool(np.isreal(answer))
+
+def _number(answer, want, what, rtol=1e-4, hint="", mistakes=()):
+    "A single number: right, one of the listed mistakes (with its hint), or wrong (with the general hint)."
+    if not _is_number(answer): return Verdict(False, f"Give {what} as a single number.")
     if math.isclose(float(answer), want, rel_tol=rtol, abs_tol=1e-12): return Verdict(True, f"{what} = {want:.6g}.")
+    for value, why in mistakes:
+        if math.isclose(float(answer), value, rel_tol=1e-3, abs_tol=1e-12): return Verdict(False, why)
     return Verdict(False, hint or f"{float(answer):.6g} is not {what}.")
 
-def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9):
-    "Call `fn` and `ref` on copies of each case; compare the outputs."
+def _call(fn, args): return fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+
+def _diagnose(fn, cases, mistakes, rtol, atol):
+    "The hint of the first listed mistake that `fn` agrees with on every case (None: no listed mistake)."
+    outs = [_call(fn, args) for args in cases]
+    for wrong, why in mistakes:
+        try:
+            if all(_agrees(o, _call(wrong, args), rtol, atol) for o, args in zip(outs, cases)): return why
+        except Exception: continue
+    return None
+
+def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9, mistakes=(), nonfinite_hint=""):
+    "Call `fn` and `ref` on copies of each case; compare the outputs; name the listed mistake `fn` makes."
     if not callable(fn): return Verdict(False, f"Pass your function itself (without calling it): {what}.")
     for args in cases:
-        want = ref(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        got = fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+        want, got = _call(ref, args), _call(fn, args)
         if got is None: return Verdict(False, "Your function returned None: did you forget `return`?")
+        if _agrees(got, want, rtol, atol): continue
+        why = _diagnose(fn, cases, mistakes, rtol, atol)
+        if why: return Verdict(False, why)
         if isinstance(want, tuple):
             if not isinstance(got, (tuple, list)) or len(got) != len(want):
                 return Verdict(False, f"Return {len(want)} arrays, in the order asked for.")
@@ -72,65 +122,161 @@ def _same_function(fn, ref, cases, what, hint="", rtol=1e-6, atol=1e-9):
             if np.shape(g) != np.shape(w):
                 shapes = ", ".join(str(np.shape(a)) for a in args if isinstance(a, np.ndarray))
                 return Verdict(False, f"For inputs of shape {shapes} the result should have shape {np.shape(w)}, got {np.shape(g)}.")
-            if not _close(g, w, rtol, atol):
-                return Verdict(False, f"The shapes are right but the numbers are not. {hint}".strip())
+            if nonfinite_hint and np.all(np.isfinite(w)) and not np.all(np.isfinite(np.asarray(g, dtype=np.float64))):
+                return Verdict(False, nonfinite_hint)
+        return Verdict(False, f"The shapes are right but the numbers are not. {hint}".strip())
     return Verdict(True, f"{what} works on {len(cases)} test cases of different shapes.")
+
+def _choice(answer, options:dict, right:str, what="your diagnosis"):
+    "A letter among `options` (letter -> hint for choosing it); None when `answer` is the right one."
+    if answer is None: return Verdict(False, f"Replace `None` with {what}: one of the letters {', '.join(sorted(options))}, in quotes.")
+    letter = str(answer).strip().strip("()").lower()[:1] if isinstance(answer, str) else None
+    if letter not in options: return Verdict(False, f"Give {what} as one of the letters {', '.join(sorted(options))}, in quotes.")
+    return None if letter == right else Verdict(False, options[letter])
+
+def _letter_and(answer, options:dict, right:str, second:str):
+    "Unpack a `(letter, second)` answer: (a Verdict when the pair or the letter is wrong, else None; the second item)."
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, f"Give a pair (letter, {second})."), None
+    return _choice(answer[0], options, right), answer[1]
 
 def _rng(seed=0): return np.random.default_rng(seed)
 
 # %% ../nbs/30_exercises.ipynb #2eb2722e
-@_exercise(1, "Count the parameters of 784 → 128 → 64 → 10", solution=lambda: 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10,
-           wrong=lambda: 784 * 128 + 128 * 64 + 64 * 10)
+_N_PARAMS = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+_N_PARAMS_MISTAKES = [
+    (784 * 128 + 128 * 64 + 64 * 10, "That counts the weights only: each layer also has one bias per output neuron."),
+    (_N_PARAMS + 784, "The input layer has no biases — it holds the data. Biases belong to the three layers with weights."),
+    (784 + 128 + 64 + 10, "That counts neurons; a layer n_in → n_out has n_in·n_out weights plus n_out biases."),
+]
+
+@_exercise(1, "Count the parameters of 784 → 128 → 64 → 10", solution=lambda: _N_PARAMS, mistakes=_N_PARAMS_MISTAKES,
+           note="Each layer n_in → n_out has n_in·n_out weights and n_out biases:\n"
+                "784·128 + 128 + 128·64 + 64 + 64·10 + 10 = 109386")
 def check_n_params(answer):
     "How many trainable numbers has a fully connected network with sizes [784, 128, 64, 10]?"
-    return _number(answer, 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10, "the number of parameters",
-                   hint="Each layer has a weight matrix (n_in × n_out) *and* a bias vector (n_out). Did you count both?")
+    return _number(answer, _N_PARAMS, "the number of parameters", mistakes=_N_PARAMS_MISTAKES,
+                   hint="Each layer has a weight matrix (n_in × n_out) *and* a bias vector (n_out): add them up for the three layers.")
 
 def _layer_ref(X, W, b): return np.tanh(X @ W + b)
 def _layer_cases():
     r = _rng(1)
     return [(r.normal(size=(n, i)), r.normal(size=(i, o)), r.normal(size=o)) for n, i, o in ((4, 3, 2), (1, 5, 7), (9, 2, 1))]
+_LAYER_MISTAKES = [
+    (lambda X, W, b: np.tanh(X @ W) + b, "Add the bias *before* the activation: a = tanh(X @ W + b)."),
+    (lambda X, W, b: np.tanh(X @ W), "The bias is missing: a = tanh(X @ W + b)."),
+    (lambda X, W, b: X @ W + b, "That is z; the layer's output passes it through tanh."),
+]
 
-@_exercise(1, "A tanh layer, vectorised", solution=lambda: _layer_ref, wrong=lambda: (lambda X, W, b: np.tanh(X @ W) + b))
+@_exercise(1, "A tanh layer, vectorised", solution=lambda: _layer_ref, mistakes=_LAYER_MISTAKES)
 def check_layer_forward(fn):
     "`fn(X, W, b)` must return tanh(X W + b) for a batch X (n, n_in), W (n_in, n_out), b (n_out,)."
-    return _same_function(fn, _layer_ref, _layer_cases(), "layer_forward",
-                          hint="Add the bias *before* the activation: a = tanh(X @ W + b).")
+    return _same_function(fn, _layer_ref, _layer_cases(), "layer_forward", mistakes=_LAYER_MISTAKES,
+                          hint="Compute Z = X @ W + b (b is added to every row), then tanh of it, elementwise.")
 
 def _leaky_ref(z): return np.where(z > 0, 1.0, 0.1)
+_LEAKY_ZERO_HINT = "Right everywhere except at z = 0 itself: the exercise's convention is 0.1 there (only z > 0 gets slope 1)."
+_LEAKY_MISTAKES = [
+    (lambda z: np.where(z > 0, 1.0, 0.0), "That is ReLU's derivative: for z ≤ 0 leaky ReLU still has slope 0.1, not 0."),
+    (lambda z: np.where(z > 0, 1.0, 0.01), "The slope for z ≤ 0 is 0.1 in this exercise (0.01 is the library's default)."),
+    (lambda z: np.where(z >= 0, 1.0, 0.1), _LEAKY_ZERO_HINT),
+    (lambda z: np.where(z > 0, z, 0.1 * z), "That is leaky ReLU itself; the exercise asks for its derivative, the slope."),
+]
 
-@_exercise(1, "The derivative of leaky ReLU", solution=lambda: _leaky_ref, wrong=lambda: (lambda z: np.where(z > 0, 1.0, 0.0)))
+@_exercise(1, "The derivative of leaky ReLU", solution=lambda: _leaky_ref, mistakes=_LEAKY_MISTAKES)
 def check_leaky_relu_derivative(fn):
     "`fn(z)` must return the derivative of leaky ReLU with slope 0.1, elementwise (use 0.1 at z = 0)."
     r = _rng(2)
-    cases = [(np.linspace(-3, 3, 13),), (r.normal(size=(4, 5)),), (np.array([-1e3, -1e-3, 1e-3, 1e3]),)]
-    return _same_function(fn, _leaky_ref, cases, "leaky_relu_derivative",
-                          hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1 (not 0).")
+    cases = [(np.linspace(-3, 3, 13),), (r.normal(size=(4, 5)),), (np.array([-1e3, -1e-3, 0.0, 1e-3, 1e3]),)]
+    v = _same_function(fn, _leaky_ref, cases, "leaky_relu_derivative", mistakes=_LEAKY_MISTAKES,
+                       hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1.")
+    if v or not v.message.startswith("The shapes are right"): return v
+    off_zero = [np.asarray(_call(fn, c), dtype=np.float64)[c[0] != 0] for c in cases]
+    if all(_close(g, _leaky_ref(c[0])[c[0] != 0]) for g, c in zip(off_zero, cases)): return Verdict(False, _LEAKY_ZERO_HINT)
+    return v
+
+# %% ../nbs/30_exercises.ipynb #865eeb95
+def _collapse_ref():
+    "Three identity layers with non-zero biases, and the one layer (W, b) that computes the same."
+    from fnn_nbdev.model import FNN
+    model = FNN([3, 5, 4, 2], "identity", loss="mse", seed=0, dtype="float64")
+    rng = np.random.default_rng(1)
+    for b in model.params[1::2]: b[...] = rng.normal(size=b.shape)
+    W, b = model.params[0], model.params[1]
+    for W_k, b_k in zip(model.params[2::2], model.params[3::2]):
+        W, b = W @ W_k, b @ W_k + b_k      # (x W + b) W_k + b_k = x (W W_k) + (b W_k + b_k)
+    return model, W, b
+
+def _collapse_mistakes():
+    model, W, _ = _collapse_ref()
+    return [((model, W, model.params[-1]), _COLLAPSE_B_HINT), ((model, W, np.zeros(W.shape[1])), _COLLAPSE_B_HINT)]
+
+_COLLAPSE_B_HINT = ("W is right but b is not: each earlier bias passes through the later weights — "
+                    "(x W₁ + b₁) W₂ + b₂ = x (W₁W₂) + (b₁W₂ + b₂), and so on for every layer.")
+
+@_exercise(1, "Depth without activations: three layers are one", solution=_collapse_ref, mistakes=_collapse_mistakes)
+def check_linear_collapse(answer):
+    "`(model, W, b)`: an FNN whose layers are all identity, with non-zero biases, and one layer (W, b) computing the same."
+    if not isinstance(answer, (tuple, list)) or len(answer) != 3: return Verdict(False, "Give a triple (model, W, b).")
+    model, W, b = answer
+    if not hasattr(model, "layers"): return Verdict(False, "The first item is the FNN you built.")
+    if len(model.layers) < 2: return Verdict(False, "Build a network with at least two layers (sizes with at least three entries).")
+    if any(layer.act.name != "identity" for layer in model.layers):
+        return Verdict(False, "Every layer must use the 'identity' activation (no activation at all) for the claim to hold.")
+    if all(not np.any(bk) for bk in model.params[1::2]):
+        return Verdict(False, "The biases are all 0 (as FNN starts them): set them to random numbers first, or the bias part is not tested.")
+    if W is None or b is None: return Verdict(False, "Replace `None` with your W and b, computed from the model's params.")
+    n_in, n_out = model.sizes[0], model.sizes[-1]
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if W.shape != (n_in, n_out) or b.shape != (n_out,):
+        return Verdict(False, f"One layer {n_in} → {n_out} has W of shape {(n_in, n_out)} and b of shape {(n_out,)}; got {W.shape} and {b.shape}.")
+    X = _rng(14).normal(size=(50, n_in))
+    want = np.asarray(model.forward(X.astype(model.params[0].dtype)), dtype=np.float64)
+    tol = dict(rtol=1e-4, atol=1e-4) if model.params[0].dtype == np.float32 else dict(rtol=1e-8, atol=1e-9)
+    if np.allclose(X @ W + b, want, **tol): return Verdict(True, f"X @ W + b equals the {len(model.layers)}-layer network on 50 new inputs: depth without activations adds nothing.")
+    rest = want - X @ W
+    if np.allclose(rest, rest[:1], **tol): return Verdict(False, _COLLAPSE_B_HINT)   # the same offset for every input
+    return Verdict(False, "X @ W + b does not match the network: multiply the weight matrices in the order the data goes through them, W₁ @ W₂ @ ….")
 
 # %% ../nbs/30_exercises.ipynb #770d34b5
 def _delta_ref(a, y): return 2 * (a - y) * (1 - a ** 2) / a.size
+_DELTA_MISTAKES = [
+    (lambda a, y: 2 * (a - y) / a.size, "That is ∂L/∂a; δ = ∂L/∂z also multiplies by tanh′(z) = 1 − a²."),
+    (lambda a, y: 2 * (a - y) * (1 - a ** 2) / len(a), "Off by a factor k: the mean runs over all n·k entries, so divide by a.size, not by n."),
+    (lambda a, y: (a - y) * (1 - a ** 2) / a.size, "Off by a factor 2: the derivative of (a − y)² is 2(a − y)."),
+    (lambda a, y: 2 * (a - y) * (1 - np.tanh(a) ** 2) / a.size, "a is already tanh(z): tanh′(z) = 1 − a², not 1 − tanh(a)²."),
+]
 
-@_exercise(2, "δ of a tanh output layer under MSE", solution=lambda: _delta_ref, wrong=lambda: (lambda a, y: 2 * (a - y) / a.size))
+@_exercise(2, "δ of a tanh output layer under MSE", solution=lambda: _delta_ref, mistakes=_DELTA_MISTAKES)
 def check_output_delta(fn):
     "`fn(a, y)`: δ = ∂L/∂z for a tanh output `a` (n, k) with L = MSE(a, y), the mean over all n·k elements."
     r = _rng(3)
-    cases = [(np.tanh(r.normal(size=(n, k))), r.normal(size=(n, k))) for n, k in ((5, 1), (3, 4), (1, 2))]
-    return _same_function(fn, _delta_ref, cases, "output_delta",
+    cases = [(np.tanh(r.normal(size=(n, k))), r.normal(size=(n, k))) for n, k in ((5, 2), (3, 4), (1, 3))]
+    return _same_function(fn, _delta_ref, cases, "output_delta", mistakes=_DELTA_MISTAKES,
                           hint="Chain rule: first ∂L/∂a (the mean runs over all n·k entries), then multiply by tanh′(z), written with a.")
+
+def _sig(z): return 1 / (1 + np.exp(-z))
+def _two_layer(X, y, W1, b1, W2, b2, *, scale=None, dsig=True, use_z=False):
+    "The reference gradients, or one of the typical mistakes (scale: the divisor of the mean; dsig; σ′ written with z)."
+    z1 = X @ W1 + b1
+    a1 = _sig(z1)
+    a2 = a1 @ W2 + b2
+    d2 = 2 * (a2 - y) / (a2.size if scale is None else scale(a2))
+    d1 = d2 @ W2.T
+    if dsig: d1 = d1 * (z1 * (1 - z1) if use_z else a1 * (1 - a1))
+    return X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0)
 
 def _grads_ref(X, y, W1, b1, W2, b2):
     "Sigmoid hidden layer, identity output, MSE (mean over all elements)."
-    z1 = X @ W1 + b1; a1 = 1 / (1 + np.exp(-z1)); a2 = a1 @ W2 + b2
-    d2 = 2 * (a2 - y) / a2.size
-    d1 = (d2 @ W2.T) * a1 * (1 - a1)
-    return X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0)
+    return _two_layer(X, y, W1, b1, W2, b2)
+def _grads_wrong(X, y, W1, b1, W2, b2): return _two_layer(X, y, W1, b1, W2, b2, dsig=False)   # forgets σ′
+_GRADS_MISTAKES = [
+    (_grads_wrong, "Going down into the hidden layer, multiply δ₂W₂ᵀ by the sigmoid's derivative σ′(z₁) = a₁(1 − a₁)."),
+    (lambda *a: _two_layer(*a, scale=len), "Off by a factor k (the number of outputs): the mean runs over all n·k entries of the output, so divide by a₂.size, not by n."),
+    (lambda *a: _two_layer(*a, use_z=True), "σ′ is written with the activation: σ′(z₁) = a₁(1 − a₁), with a₁ = σ(z₁) — not z₁(1 − z₁)."),
+    (lambda *a: _two_layer(*a, scale=lambda a2: a2.size / 2), "Off by a factor 2: ∂/∂a of (a − y)² is 2(a − y)."),
+]
 
-def _grads_wrong(X, y, W1, b1, W2, b2):   # forgets the sigmoid's derivative
-    z1 = X @ W1 + b1; a1 = 1 / (1 + np.exp(-z1)); a2 = a1 @ W2 + b2
-    d2 = 2 * (a2 - y) / a2.size; d1 = d2 @ W2.T
-    return X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0)
-
-@_exercise(2, "All four gradients of a sigmoid–linear network", solution=lambda: _grads_ref, wrong=lambda: _grads_wrong)
+@_exercise(2, "All four gradients of a sigmoid–linear network", solution=lambda: _grads_ref, mistakes=_GRADS_MISTAKES)
 def check_two_layer_grads(fn):
     "`fn(X, y, W1, b1, W2, b2)` → `(grad_W1, grad_b1, grad_W2, grad_b2)` for sigmoid hidden units, a linear output and MSE."
     r = _rng(4)
@@ -138,8 +284,8 @@ def check_two_layer_grads(fn):
     for n, d, h, k in ((6, 3, 4, 2), (1, 2, 5, 1), (10, 4, 3, 3)):
         cases.append((r.normal(size=(n, d)), r.normal(size=(n, k)), r.normal(size=(d, h)), r.normal(size=h),
                       r.normal(size=(h, k)), r.normal(size=k)))
-    return _same_function(fn, _grads_ref, cases, "two_layer_grads",
-                          hint="Going down into the hidden layer, multiply δ₂W₂ᵀ by the sigmoid's derivative, written with a₁. Biases: sum δ over the rows.")
+    return _same_function(fn, _grads_ref, cases, "two_layer_grads", mistakes=_GRADS_MISTAKES,
+                          hint="δ₂ = 2(a₂ − y)/(n·k); δ₁ = (δ₂W₂ᵀ) ⊙ a₁(1 − a₁); each weight gradient is (input)ᵀδ, each bias gradient sums δ over the rows.")
 
 def _numgrad_ref(f, x, h=1e-5):
     g = np.zeros_like(x, dtype=np.float64)
@@ -150,79 +296,237 @@ def _numgrad_ref(f, x, h=1e-5):
         x[i] = old; g[i] = (fp - fm) / (2 * h)
     return g
 
-@_exercise(2, "Central differences", solution=lambda: _numgrad_ref,
-           wrong=lambda: (lambda f, x, h=1e-5: np.array([(f(x + h * e) - f(x)) / h for e in np.eye(x.size)]).reshape(x.shape)))
+def _numgrad_one_sided(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        f0 = f(x); x[i] = old + h; g[i] = (f(x) - f0) / h
+        x[i] = old
+    return g
+
+def _numgrad_no_restore(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        x[i] += h; fp = f(x)
+        x[i] -= 2 * h; fm = f(x)            # x[i] is left at old − h: every later entry is nudged around a moved point
+        g[i] = (fp - fm) / (2 * h)
+    return g
+
+def _numgrad_no_restore_copy(f, x, h=1e-5): return _numgrad_no_restore(f, x.copy(), h)
+
+_RESTORE_HINT = "Put each entry back after nudging it (x[i] = old): otherwise every later entry is nudged around a point that has moved."
+_ONE_SIDED_HINT = "That is the one-sided difference (f(x + h) − f(x))/h: nudge each entry both ways, +h and −h, and divide by 2h — more accurate, O(h²)."
+_NUMGRAD_MISTAKES = [(_numgrad_one_sided, _ONE_SIDED_HINT), (_numgrad_no_restore, _RESTORE_HINT), (_numgrad_no_restore_copy, _RESTORE_HINT)]
+
+@_exercise(2, "Central differences", solution=lambda: _numgrad_ref, mistakes=_NUMGRAD_MISTAKES)
 def check_numeric_grad(fn):
     "`fn(f, x, h)`: the central-difference gradient of a scalar function `f` at the float64 array `x` (any shape)."
+    if not callable(fn): return Verdict(False, "Pass your function itself (without calling it): numeric_grad.")
     r = _rng(5)
     fs = [lambda x: float(np.sum(x ** 3)), lambda x: float(np.sin(x).prod()), lambda x: float(np.log1p(x ** 2).sum() + x.ravel()[0] * x.ravel()[-1])]
     for f, shape in zip(fs, [(4,), (2, 3), (3, 1)]):
         x = r.normal(size=shape)
+        x_given = x.copy()
         want = _numgrad_ref(f, x.copy(), 1e-4)
-        got = np.asarray(fn(f, x.copy(), 1e-4), dtype=np.float64)
+        got = fn(f, x, 1e-4)
+        if got is None: return Verdict(False, "Your function returned None: did you forget `return`?")
+        if not np.array_equal(x, x_given): return Verdict(False, _RESTORE_HINT + " (Your function left x changed.)")
+        got = np.asarray(got, dtype=np.float64)
         if got.shape != x.shape: return Verdict(False, f"The gradient must have the shape of x, {x.shape}; got {got.shape}.")
         if not np.allclose(got, want, rtol=1e-6, atol=1e-9):
-            return Verdict(False, "Nudge each entry both ways, +h and −h, and divide by 2h — the one-sided difference is less accurate.")
-    return Verdict(True, "numeric_grad agrees with central differences on three functions.")
+            for wrong, why in _NUMGRAD_MISTAKES:
+                if np.allclose(got, wrong(f, x.copy(), 1e-4), rtol=1e-6, atol=1e-9): return Verdict(False, why)
+            return Verdict(False, "The numbers are not the central differences: for each entry i, (f(x with x[i] + h) − f(x with x[i] − h)) / (2h).")
+    return Verdict(True, "numeric_grad agrees with central differences on three functions, and leaves x as it found it.")
+
+# %% ../nbs/30_exercises.ipynb #d587a72f
+def suspect_backward(X, y, W1, b1, W2, b2):
+    "A colleague's gradients for notebook 2's network (tanh hidden layer, softmax + cross-entropy): one of the four is wrong."
+    n = len(X)
+    Z1 = X @ W1 + b1
+    A1 = np.tanh(Z1)
+    Z2 = A1 @ W2 + b2
+    E = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+    P = E / E.sum(axis=1, keepdims=True)
+    delta2 = (P - np.eye(P.shape[1])[y]) / n
+    grad_W2 = Z1.T @ delta2
+    grad_b2 = delta2.sum(axis=0)
+    delta1 = (delta2 @ W2.T) * (1 - A1 ** 2)
+    return X.T @ delta1, delta1.sum(axis=0), grad_W2, grad_b2
+
+def _suspect_errors():
+    "Relative error of each of suspect_backward's gradients against central differences, on a case of its own."
+    from fnn_nbdev.gradcheck import central_differences
+    r = _rng(15)
+    X, y = r.normal(size=(6, 2)), r.integers(0, 3, size=6)
+    params = [r.normal(size=(2, 4)), r.normal(size=4), r.normal(size=(4, 3)), r.normal(size=3)]
+    def loss():
+        W1, b1, W2, b2 = params
+        Z2 = np.tanh(X @ W1 + b1) @ W2 + b2
+        Z2 = Z2 - Z2.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(Z2).sum(axis=1)) - Z2[np.arange(len(y)), y]))
+    errors = {}
+    for name, p, g in zip(["W1", "b1", "W2", "b2"], params, suspect_backward(X, y, *params)):
+        num = central_differences(loss, p, 1e-6).reshape(p.shape)
+        errors[name] = float(np.linalg.norm(g - num) / (np.linalg.norm(g) + np.linalg.norm(num)))
+    return errors
+
+def _bug_name(answer): return str(answer).strip().removeprefix("grad_").replace("₁", "1").replace("₂", "2").upper().replace("B", "b")
+
+@_exercise(2, "Find the wrong gradient", solution=lambda: "W2",
+           mistakes=[("W1", "agrees with central differences"), ("b1", "agrees with central differences"),
+                     ("b2", "agrees with central differences")],
+           note="Nudge every entry of each parameter (central differences, as in 2.3 or with gradcheck's loop) and\n"
+                "compare: only grad_W2 disagrees (relative error ≈ 0.4); it is Z1ᵀδ₂ instead of A1ᵀδ₂.\n\n"
+                "(The bug: grad_W2 = Z1.T @ delta2 — the layer's input is the activation A1, not the pre-activation Z1.)")
+def check_find_the_bug(answer):
+    "The name ('W1', 'b1', 'W2' or 'b2') of the one gradient that `suspect_backward` gets wrong."
+    if not isinstance(answer, str) or _bug_name(answer) not in ("W1", "b1", "W2", "b2"):
+        return Verdict(False, "Give the name of one parameter as a string: 'W1', 'b1', 'W2' or 'b2'.")
+    errors = _suspect_errors()
+    name = _bug_name(answer)
+    if errors[name] > 1e-3:
+        return Verdict(True, f"grad_{name} has relative error {errors[name]:.2f} against central differences; the other three "
+                             f"are below {max(e for k, e in errors.items() if k != name):.0e}.")
+    return Verdict(False, f"grad_{name} agrees with central differences (relative error {errors[name]:.0e}): it is right. "
+                          "Compute the relative error of all four.")
 
 # %% ../nbs/30_exercises.ipynb #2484302a
-@_exercise(3, "The loss of a classifier that knows nothing", solution=lambda: math.log(10), wrong=lambda: 0.1)
+_UNIFORM_MISTAKES = [(0.1, "0.1 is the probability p itself; the loss of a sample is −log p."),
+                     (1.0, "That is log₁₀ 10: cross-entropy uses the natural logarithm."),
+                     (-math.log(10), "The sign: −log p is positive for p < 1, because log p is negative there.")]
+
+@_exercise(3, "The loss of a classifier that knows nothing", solution=lambda: math.log(10), mistakes=_UNIFORM_MISTAKES,
+           note="Every sample pays −log(1/10) = log 10 ≈ 2.302585 (natural log); the mean over samples is the same.")
 def check_uniform_ce(answer):
     "The cross-entropy loss of a 10-class classifier that gives every class probability 1/10."
-    return _number(answer, math.log(10), "the loss", hint="−log p for the true class, with p = 1/10 — natural log.")
+    return _number(answer, math.log(10), "the loss", mistakes=_UNIFORM_MISTAKES,
+                   hint="−log p for the true class, with p = 1/10 — natural log.")
 
 def _softmax(z):
     e = np.exp(z - z.max(1, keepdims=True)); return e / e.sum(1, keepdims=True)
 def _ce_grad_ref(z, y):
     g = _softmax(z); g[np.arange(len(y)), y] -= 1
     return g / len(y)
+def _ce_grad_naive(z, y):   # no max-subtraction: exp overflows for large logits
+    e = np.exp(z); g = e / e.sum(1, keepdims=True); g[np.arange(len(y)), y] -= 1
+    return g / len(y)
+def _ce_grad_global_max(z, y):   # one max for the whole batch: rows far below it underflow to 0/0
+    e = np.exp(z - z.max()); g = e / e.sum(1, keepdims=True); g[np.arange(len(y)), y] -= 1
+    return g / len(y)
 
-@_exercise(3, "The fused softmax + cross-entropy gradient", solution=lambda: _ce_grad_ref,
-           wrong=lambda: (lambda z, y: _softmax(z) - np.eye(z.shape[1])[y]))
-def check_softmax_ce_grad(fn):
-    "`fn(z, y)`: ∂L/∂z for logits z (n, k) and integer labels y (n,), L = mean cross-entropy of softmax(z)."
+_STABLE_HINT = ("For large logits exp overflows (or every exp of a row underflows to 0) and the result is inf/NaN: subtract each "
+                "row's own maximum before exp — softmax(z) = softmax(z − max_j z_j), with z.max(axis=1, keepdims=True).")
+_CE_MISTAKES = [(_ce_grad_naive, _STABLE_HINT), (_ce_grad_global_max, _STABLE_HINT),
+                (lambda z, y: _softmax(z) - np.eye(z.shape[1])[y], "Off by a factor n: the loss is the mean over the n samples, so the gradient is (P − Y)/n."),
+                (lambda z, y: _softmax(z) / len(y), "Subtract the one-hot labels: ∂L/∂z = (P − Y)/n, with Y_ij = 1 where j = y_i."),
+                (lambda z, y: (np.eye(z.shape[1])[y] - _softmax(z)) / len(y), "The sign: the gradient is (P − Y)/n, probabilities minus labels.")]
+
+def _ce_cases():
     r = _rng(6)
     cases = [(r.normal(size=(n, k)) * s, r.integers(0, k, size=n)) for n, k, s in ((5, 3, 1), (1, 4, 1), (8, 10, 30))]
-    return _same_function(fn, _ce_grad_ref, cases, "softmax_ce_grad",
-                          hint="The loss is a mean over the n samples (did you divide by n?); subtract each row's max before exp.")
+    cases.append((r.normal(size=(6, 5)) * 3 + 1000, r.integers(0, 5, size=6)))         # logits around 1000: exp overflows
+    cases.append((np.full((3, 4), 1000.0), np.array([0, 1, 3])))                         # all equal and huge
+    cases.append((np.array([[1000.0, 999, 998], [-1000, -1001, -1002]]), np.array([2, 0])))  # rows far apart
+    return cases
+
+@_exercise(3, "The fused softmax + cross-entropy gradient", solution=lambda: _ce_grad_ref, mistakes=_CE_MISTAKES)
+def check_softmax_ce_grad(fn):
+    "`fn(z, y)`: ∂L/∂z for logits z (n, k) and integer labels y (n,), L = mean cross-entropy of softmax(z); safe for huge logits."
+    return _same_function(fn, _ce_grad_ref, _ce_cases(), "softmax_ce_grad", mistakes=_CE_MISTAKES, nonfinite_hint=_STABLE_HINT,
+                          hint="∂L/∂z = (softmax(z) − Y)/n, with Y the one-hot labels and the softmax computed stably.")
 
 def _bce_grad_ref(z, y): return (1 / (1 + np.exp(-z)) - y) / z.size
+_BCE_MISTAKES = [(lambda z, y: (1 / (1 + np.exp(-z)) - y), "Off by a factor n: keep the 1/n of the mean."),
+                 (lambda z, y: (y - 1 / (1 + np.exp(-z))) / z.size, "The sign: ∂L/∂z = (p − y)/n — it is positive when p is too large."),
+                 (lambda z, y: (z - y) / z.size, "Use the probability p = σ(z), not the logit z: ∂L/∂z = (σ(z) − y)/n.")]
 
-@_exercise(3, "The fused sigmoid + binary cross-entropy gradient", solution=lambda: _bce_grad_ref,
-           wrong=lambda: (lambda z, y: (1 / (1 + np.exp(-z)) - y)))
+@_exercise(3, "The fused sigmoid + binary cross-entropy gradient", solution=lambda: _bce_grad_ref, mistakes=_BCE_MISTAKES)
 def check_bce_grad(fn):
     "`fn(z, y)`: ∂L/∂z for logits z (n, 1) and 0/1 targets y (n, 1), L = mean binary cross-entropy of σ(z)."
     r = _rng(7)
     cases = [(r.normal(size=(n, 1)), r.integers(0, 2, size=(n, 1)).astype(float)) for n in (4, 1, 9)]
-    return _same_function(fn, _bce_grad_ref, cases, "bce_grad",
+    return _same_function(fn, _bce_grad_ref, cases, "bce_grad", mistakes=_BCE_MISTAKES,
                           hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
 
+# %% ../nbs/30_exercises.ipynb #5f3427ac
+def _steps_to_half(loss:str, z0=(-5.0, 5.0), lr=1.0, max_steps=10_000, mse_scale=1.0):
+    "Gradient steps on the two logits until the true class 0 gets p > 0.5 (None: not within max_steps)."
+    from fnn_nbdev.activations import Softmax
+    from fnn_nbdev.losses import MSE, CrossEntropy
+    sm, y = Softmax(), np.array([0])
+    z, Y = np.array([z0], dtype=np.float64), np.eye(2)[y]
+    for t in range(max_steps + 1):
+        P = sm(z)
+        if P[0, 0] > 0.5: return t
+        g = CrossEntropy().backward_logits(P, y) if loss == "ce" else sm.backward(z, P, mse_scale * MSE().backward(P, Y))
+        z = z - lr * g
+    return None
+
+def _confident_ref():
+    "Steps of plain gradient descent (lr = 1) on the logits z = (−5, 5), true class 0, until p > 0.5."
+    return _steps_to_half("ce"), _steps_to_half("mse")
+
+def _confident_mistakes():
+    ce, mse = _confident_ref()
+    return [((mse, ce), "Swapped: which loss pushes hard on a confident mistake?"),
+            ((ce, _steps_to_half("mse", mse_scale=2.0)), "That is MSE summed over the two classes, twice the library's MSE (a mean over the k = 2 entries): use losses.MSE.")]
+
+@_exercise(3, "Escaping a confident mistake: cross-entropy against MSE", solution=_confident_ref, mistakes=_confident_mistakes,
+           note=_source(_steps_to_half))
+def check_confident_mistake(answer):
+    "`(steps_ce, steps_mse)`: gradient steps (lr = 1, on the logits z = (−5, 5), true class 0) until p > 0.5, for each loss."
+    if isinstance(answer, (tuple, list)) and None in answer: return Verdict(False, "Replace `None` with your two step counts.")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(_is_number(a) for a in answer):
+        return Verdict(False, "Give a pair of numbers (steps_ce, steps_mse).")
+    (ce, mse), got = _confident_ref(), [float(a) for a in answer]
+    near = lambda a, b: abs(a - b) <= max(1, 0.01 * b)     # one step either way: counting the check before or after the step
+    if near(got[0], ce) and near(got[1], mse):
+        return Verdict(True, f"cross-entropy needs {ce} steps, MSE {mse}: {mse / ce:.0f} times as many, because its push ∝ p(1 − p)² is tiny at p ≈ e⁻¹⁰.")
+    for wrong, why in _confident_mistakes():
+        if near(got[0], wrong[0]) and near(got[1], wrong[1]): return Verdict(False, why)
+    if near(got[0], ce): return Verdict(False, "The cross-entropy count is right; recount for MSE: L = MSE(softmax(z), one-hot), its gradient through the softmax (Softmax.backward, or the chain rule).")
+    return Verdict(False, "Start from z = (−5, 5), step z ← z − 1·∂L/∂z, and count the steps until softmax(z)[0] > 0.5 (10 000 at most).")
+
 # %% ../nbs/30_exercises.ipynb #79b439bc
-@_exercise(4, "Steps per epoch", solution=lambda: 16, wrong=lambda: 15)
+_STEPS_MISTAKES = [(15, "15 full batches of 64 make 960 samples; the 40 left over make one more, smaller batch."),
+                   (15.625, "Steps are whole: the last, smaller batch is one more step — round up."),
+                   (1000, "That counts samples; a step processes a whole batch of 64.")]
+
+@_exercise(4, "Steps per epoch", solution=lambda: 16, mistakes=_STEPS_MISTAKES, note="⌈1000 / 64⌉ = ⌈15.625⌉ = 16")
 def check_steps_per_epoch(answer):
     "How many optimiser steps does one epoch over 1000 samples take with batch_size=64 (the last batch is kept)?"
-    return _number(answer, 16, "the number of steps", hint="15 full batches of 64 make 960 samples; the 40 left over make one more batch.")
+    return _number(answer, 16, "the number of steps", mistakes=_STEPS_MISTAKES, hint="Divide the samples into batches of 64 and count the batches, the last one included.")
 
 def _sgd_ref(params, grads, lr):
     for p, g in zip(params, grads): p -= lr * g
 
-@_exercise(4, "An SGD step, in place", solution=lambda: _sgd_ref,
-           wrong=lambda: (lambda params, grads, lr: [p - lr * g for p, g in zip(params, grads)]))
+_SGD_NEW_LIST = ("The arrays in `params` did not change. If you wrote p = p − lr·g (or built a new list): that makes new arrays "
+                 "and leaves the model's alone — change each array itself, in place (p -= lr * g).")
+def _sgd_uphill(params, grads, lr):
+    for p, g in zip(params, grads): p += lr * g
+_SGD_MISTAKES = [(lambda params, grads, lr: [p - lr * g for p, g in zip(params, grads)], _SGD_NEW_LIST),
+                 (_sgd_uphill, "The arrays moved uphill: gradient descent subtracts, p ← p − lr·g.")]
+
+@_exercise(4, "An SGD step, in place", solution=lambda: _sgd_ref, mistakes=_SGD_MISTAKES)
 def check_sgd_step(fn):
     "`fn(params, grads, lr)` must update every array in `params` in place: p ← p − lr·g."
     if not callable(fn): return Verdict(False, "Pass your function itself.")
     r = _rng(8)
     params = [r.normal(size=(3, 2)), r.normal(size=2)]
     grads = [r.normal(size=(3, 2)), r.normal(size=2)]
+    before = [p.copy() for p in params]
     want = [p - 0.1 * g for p, g in zip(params, grads)]
-    ids = [id(p) for p in params]
+    arrays = list(params)
     fn(params, grads, 0.1)
-    if [id(p) for p in params] != ids: return Verdict(False, "Update the arrays themselves (p -= lr * g), not the list.")
-    if not all(np.allclose(p, w) for p, w in zip(params, want)):
-        return Verdict(False, "The arrays in `params` did not change as p − lr·g. Rebinding a name (p = p − lr·g) makes a new array and leaves the old one alone: change the array itself, in place.")
-    return Verdict(True, "every parameter array was updated in place.")
+    if any(p is not a for p, a in zip(params, arrays)): return Verdict(False, "Update the arrays themselves (p -= lr * g), not the list.")
+    if all(np.allclose(p, w) for p, w in zip(params, want)): return Verdict(True, "every parameter array was updated in place.")
+    if all(np.allclose(p, b + 0.1 * g) for p, b, g in zip(params, before, grads)): return Verdict(False, _SGD_MISTAKES[1][1])
+    if all(np.array_equal(p, b) for p, b in zip(params, before)): return Verdict(False, _SGD_NEW_LIST)
+    return Verdict(False, "The arrays changed, but not to p − lr·g.")
 
 def _xor_model():
+    "One hidden layer of 8 tanh units is enough; 60 epochs of Adam at lr 0.02 separate the four corners."
     from fnn_nbdev.model import FNN
     from fnn_nbdev.data import make_xor
     X, y = make_xor(400, noise=0.1, seed=0)
@@ -241,78 +545,244 @@ def check_xor_model(model):
     if acc >= 0.95: return Verdict(True, f"accuracy on fresh XOR points: {acc:.1%}.")
     return Verdict(False, f"accuracy on fresh XOR points is {acc:.1%}; aim for 95 %. Try more epochs, a larger lr, or a wider hidden layer.")
 
+# %% ../nbs/30_exercises.ipynb #36e2fe93
+def _moons_split():
+    from fnn_nbdev.data import make_moons, split
+    X, y = make_moons(600, noise=0.2, seed=0)
+    return split(X, y, (0.75, 0.25), seed=0)
+
+def _moons_sgd_loss(lr, epochs=40):
+    "Notebook 4's network and data, plain SGD, batch 32: the training loss of the last epoch (inf: it diverged)."
+    from fnn_nbdev.model import FNN
+    (X_tr, y_tr), _ = _moons_split()
+    m = FNN([2, 32, 32, 2], "relu", seed=0)
+    h = m.fit(X_tr, y_tr, epochs=epochs, batch_size=32, optimizer="sgd", lr=lr, progress=False, seed=0, on_divergence="warn").history
+    return h["loss"][-1] if len(h.get("loss", [])) == epochs else math.inf
+
+_LR_OPTIONS = {"a": "More epochs do not calm a loss that jumps up and down: at lr = 3 it is no lower after 40 epochs than after 10.",
+               "b": "",
+               "c": "The same batch size works at lr = 0.3 (the best curve): the batch is not what makes lr = 3 jump.",
+               "d": "The same network reaches a low loss at lr = 0.3: it is large enough for the moons."}
+
+@_exercise(4, "Diagnose a jumping loss curve, then fix it", solution=lambda: ("b", 0.3),
+           mistakes=[(("a", 3.0), _LR_OPTIONS["a"]), (("c", 3.0), _LR_OPTIONS["c"]), (("d", 3.0), _LR_OPTIONS["d"]),
+                     (("b", 3.0), "Then use a smaller one"), (("b", 0.001), "still high")],
+           note="(b): each step overshoots the valley, so the loss jumps. A smaller rate — 0.3, a tenth of 3 — trains to a\n"
+                "training loss near 0.08 in 40 epochs (the checker trains it).")
+def check_lr_diagnosis(answer):
+    "`(letter, lr)`: why does the lr = 3.0 run of notebook 4 jump around, and a learning rate that fixes it (checked by training)."
+    wrong, lr = _letter_and(answer, _LR_OPTIONS, "b", "learning rate), e.g. ('a', 0.1")
+    if wrong is not None: return wrong
+    if not _is_number(lr) or not float(lr) > 0: return Verdict(False, "The second item is a positive learning rate.")
+    if float(lr) >= 3.0: return Verdict(False, f"Right diagnosis, and lr = {float(lr):g} is not smaller than 3. Then use a smaller one.")
+    loss = _moons_sgd_loss(float(lr))
+    if loss < 0.15: return Verdict(True, f"(b): with lr = {float(lr):g} the training loss after 40 epochs is {loss:.3f} (it was about 0.8 at lr = 3).")
+    if math.isfinite(loss) and float(lr) < 0.1:
+        return Verdict(False, f"Right diagnosis; at lr = {float(lr):g} the loss is still high after 40 epochs ({loss:.3f}): too small now. Aim for < 0.15.")
+    return Verdict(False, f"Right diagnosis; at lr = {float(lr):g} the training loss after 40 epochs is {loss:.3f}, still high. Aim for < 0.15.")
+
 # %% ../nbs/30_exercises.ipynb #a53bd5cf
 def _momentum_ref(w, g, b, lr, mu):
     b *= mu; b += g; w -= lr * b
 
-@_exercise(5, "One step of SGD with momentum", solution=lambda: _momentum_ref,
-           wrong=lambda: (lambda w, g, b, lr, mu: (w.__isub__(lr * g), b.__imul__(mu), b.__iadd__(g))))
+def _momentum_old_velocity(w, g, b, lr, mu):
+    w -= lr * g; b *= mu; b += g
+def _momentum_rebinds(w, g, b, lr, mu):
+    b = mu * b + g; w -= lr * b
+_MOMENTUM_MISTAKES = [(_momentum_old_velocity, "The velocity is right but the weights are not: step with the *new* velocity, w ← w − lr·b."),
+                      (_momentum_rebinds, "The caller's velocity b did not change: b = μ·b + g makes a new array; change the caller's b in place (b *= mu; b += g).")]
+
+@_exercise(5, "One step of SGD with momentum", solution=lambda: _momentum_ref, mistakes=_MOMENTUM_MISTAKES)
 def check_momentum_step(fn):
     "`fn(w, g, b, lr, mu)` updates the velocity `b` and the weights `w` in place: b ← μb + g, w ← w − lr·b."
     if not callable(fn): return Verdict(False, "Pass your function itself.")
     r = _rng(9)
     w, b = r.normal(size=5), r.normal(size=5)
-    w_want, b_want = w.copy(), b.copy()
+    w_want, b_want, w_given, b_given = w.copy(), b.copy(), w.copy(), b.copy()
     for _ in range(3):
         g = r.normal(size=5)
         _momentum_ref(w_want, g, b_want, 0.1, 0.9)
         fn(w, g, b, 0.1, 0.9)
-    if not np.allclose(b, b_want): return Verdict(False, "The velocity is wrong after 3 steps: b ← μ·b + g, changed in place (the caller keeps the same array b).")
-    if not np.allclose(w, w_want): return Verdict(False, "The velocity is right but the weights are not: step with the *new* velocity, w ← w − lr·b.")
+    if np.array_equal(b, b_given) and np.array_equal(w, w_given):
+        return Verdict(False, "Nothing changed: update the caller's arrays in place — b *= mu; b += g; then w -= lr * b.")
+    if np.array_equal(b, b_given): return Verdict(False, _MOMENTUM_MISTAKES[1][1])
+    if not np.allclose(b, b_want):
+        return Verdict(False, "The velocity is wrong after 3 steps: b ← μ·b + g, changed in place (the caller keeps the same array b).")
+    if not np.allclose(w, w_want): return Verdict(False, _MOMENTUM_MISTAKES[0][1])
     return Verdict(True, "three momentum steps match.")
 
-@_exercise(5, "Adam's first step", solution=lambda: 2.0, wrong=lambda: 0.2)
+_MHAT_MISTAKES = [(0.2, "0.2 is m₁ = (1 − β₁)·g before the bias correction; divide by 1 − β₁¹ = 0.1."),
+                  (20.0, "Divide m₁ = 0.2 by 1 − β₁ = 0.1 once (the correction for t = 1), not g by it.")]
+
+@_exercise(5, "Adam's first step", solution=lambda: 2.0, mistakes=_MHAT_MISTAKES, note="m₁ = (1 − β₁)·g = 0.1·2 = 0.2;  m̂₁ = m₁/(1 − β₁¹) = 0.2/0.1 = 2.0 = g")
 def check_adam_first_mhat(answer):
     "Adam, first step, gradient g = 2.0, β₁ = 0.9, m₀ = 0: the bias-corrected first moment m̂₁."
-    return _number(answer, 2.0, "m̂₁", hint="m₁ = (1 − β₁)·g = 0.2; the correction divides by 1 − β₁¹ = 0.1.")
+    return _number(answer, 2.0, "m̂₁", mistakes=_MHAT_MISTAKES, hint="m₁ = β₁m₀ + (1 − β₁)·g; then m̂₁ = m₁/(1 − β₁ᵗ) with t = 1.")
 
-@_exercise(5, "A cosine schedule half-way", solution=lambda: 0.55, wrong=lambda: 0.5)
+_COSINE_MISTAKES = [(0.5, "That is ½(1 + cos(π/2)) alone: the factor runs from 1 down to min_factor, f_min + (1 − f_min)·½(1 + cos(πt/T))."),
+                    (0.1, "0.1 is where the schedule ends, at t = T = 100; t = 50 is half-way.")]
+
+@_exercise(5, "A cosine schedule half-way", solution=lambda: 0.55, mistakes=_COSINE_MISTAKES, note="0.1 + 0.9 · ½(1 + cos(π·50/100)) = 0.1 + 0.9 · 0.5 = 0.55")
 def check_cosine_factor(answer):
     "The factor of `CosineDecay(T=100, min_factor=0.1)` at t = 50."
-    return _number(answer, 0.55, "the factor", hint="Half a cosine from 1 down to min_factor: at half-way the cosine term is ½(1 + cos(π/2)).")
+    return _number(answer, 0.55, "the factor", mistakes=_COSINE_MISTAKES, hint="Half a cosine from 1 down to min_factor: at half-way the cosine term is ½(1 + cos(π/2)).")
+
+# %% ../nbs/30_exercises.ipynb #12461d92
+def _spirals_split():
+    from fnn_nbdev.data import make_spirals, split
+    X, y = make_spirals(600, classes=3, noise=0.2, seed=0)
+    return split(X, y, (0.6, 0.2, 0.2), seed=0)
+
+def _spirals_sgd_accuracy(lr, seeds=(0, 1, 2), epochs=30):
+    "Notebook 5's race network with plain SGD at `lr`: the final validation accuracy, averaged over three seeds."
+    from fnn_nbdev.model import FNN
+    (X_tr, y_tr), (X_va, y_va), _ = _spirals_split()
+    accs = []
+    for s in seeds:
+        m = FNN([2, 64, 64, 3], "relu", seed=s)
+        h = m.fit(X_tr, y_tr, epochs=epochs, batch_size=32, optimizer="sgd", lr=lr, validation_data=(X_va, y_va),
+                  progress=False, seed=s, on_divergence="warn").history
+        accs.append(h["val_accuracy"][-1] if len(h.get("val_accuracy", [])) == epochs else 0.0)
+    return float(np.mean(accs))
+
+def _sgd_finder():
+    from fnn_nbdev.model import FNN
+    from fnn_nbdev.train import lr_find
+    (X_tr, y_tr), _, _ = _spirals_split()
+    return lr_find(FNN([2, 64, 64, 3], "relu", seed=0), X_tr, y_tr, optimizer="sgd", start_lr=1e-4, num=300, seed=0)
+
+@_exercise(5, "Read a learning rate off the LR-finder curve, and check it by training", solution=lambda: 0.1,
+           mistakes=[(1.3, "at or past the bottom of the curve"), (0.001, "flat start of the curve")],
+           note="Take a rate where the smoothed loss is still falling steeply, well below the bottom of the curve\n"
+                "(about a tenth of the rate at the minimum): lr ≈ 0.1. At the minimum (≈ 1.3) the loss is about to blow up.\n"
+                "The checker trains the race network with SGD at your rate (3 seeds, 30 epochs).")
+def check_lr_pick(lr):
+    "A learning rate for plain SGD on notebook 5's spirals, read off SGD's LR-finder curve: it must train to ≥ 85 % validation accuracy."
+    if not _is_number(lr) or not float(lr) > 0: return Verdict(False, "Give the learning rate as one positive number.")
+    lr = float(lr)
+    res = _sgd_finder()
+    low = float(res.lrs[int(np.argmin(res.losses))])
+    acc = _spirals_sgd_accuracy(lr)
+    if acc >= 0.85:
+        return Verdict(True, f"SGD at lr = {lr:.3g} reaches {acc:.1%} mean validation accuracy (3 seeds, 30 epochs); the curve's bottom is at {low:.2g}.")
+    if lr >= 0.5 * low:
+        return Verdict(False, f"lr = {lr:.3g} is at or past the bottom of the curve ({low:.2g}), where the loss is about to blow up: "
+                              f"training reaches only {acc:.1%}. Go back to where the loss still falls steeply.")
+    return Verdict(False, f"lr = {lr:.3g} is in the flat start of the curve, where the loss hardly moves: after 30 epochs only "
+                          f"{acc:.1%}. Take a larger rate, where the curve falls steeply.")
 
 # %% ../nbs/30_exercises.ipynb #5da34b49
-@_exercise(6, "He initialisation's standard deviation", solution=lambda: math.sqrt(2 / 512), wrong=lambda: math.sqrt(1 / 512))
+_HE_MISTAKES = [(math.sqrt(1 / 512), "That is √(1/n_in) (LeCun); He doubles the variance for ReLU: Var(W) = 2/n_in."),
+                (2 / 512, "That is the variance 2/n_in; the standard deviation is its square root."),
+                (math.sqrt(2 / 768), "That is Xavier's √(2/(n_in + n_out)); He uses the fan-in alone: √(2/n_in).")]
+
+@_exercise(6, "He initialisation's standard deviation", solution=lambda: math.sqrt(2 / 512), mistakes=_HE_MISTAKES,
+           note="Var(W) = 2/n_in = 2/512, so std = √(2/512) = 0.0625")
 def check_he_std(answer):
     "The standard deviation of `he_normal` weights for a layer with 512 inputs and 256 outputs."
-    return _number(answer, math.sqrt(2 / 512), "the standard deviation", rtol=1e-3,
+    return _number(answer, math.sqrt(2 / 512), "the standard deviation", rtol=1e-3, mistakes=_HE_MISTAKES,
                    hint="He: Var(W) = 2 / n_in; the standard deviation is its square root.")
 
 def _dead_ref(A): return float(np.mean(np.all(A <= 0, axis=0)))
+_DEAD_MISTAKES = [(lambda A: float(np.mean(A <= 0)), "That is the fraction of zero *entries*. A unit is dead when its whole column is 0: test each column with np.all(…, axis=0)."),
+                  (lambda A: float(np.mean(np.any(A <= 0, axis=0))), "np.any marks a unit that is 0 for *some* sample; dead means 0 for *every* sample: np.all."),
+                  (lambda A: float(np.sum(np.all(A <= 0, axis=0))), "That is the number of dead units; divide by the number of units for the fraction.")]
 
-@_exercise(6, "The fraction of dead ReLUs", solution=lambda: _dead_ref, wrong=lambda: (lambda A: float(np.mean(A <= 0))))
+@_exercise(6, "The fraction of dead ReLUs", solution=lambda: _dead_ref, mistakes=_DEAD_MISTAKES)
 def check_dead_fraction(fn):
     "`fn(A)`: the fraction of units (columns of the ReLU output A, shape (n, units)) that are 0 for every sample."
     r = _rng(10)
     cases = []
-    for n, u in ((50, 8), (1, 5), (20, 30)):
+    for n, u in ((50, 8), (3, 5), (20, 30)):
         A = np.maximum(r.normal(size=(n, u)) + r.normal(size=u) * 2, 0)
         A[:, : u // 3] = 0
         cases.append((A,))
-    return _same_function(fn, _dead_ref, cases, "dead_fraction",
+    return _same_function(fn, _dead_ref, cases, "dead_fraction", mistakes=_DEAD_MISTAKES,
                           hint="A unit is dead when its *whole column* is 0; count those columns, divide by the number of columns.")
 
-@_exercise(6, "The Xavier uniform bound", solution=lambda: math.sqrt(6 / 400), wrong=lambda: math.sqrt(2 / 400))
+_XAVIER_MISTAKES = [(math.sqrt(2 / 400), "That is the standard deviation √(2/(n_in + n_out)); U(−l, l) has variance l²/3, so l = √(3·Var)."),
+                    (2 / 400, "That is the variance; U(−l, l) has variance l²/3, so l = √(3·Var)."),
+                    (math.sqrt(6 / 300), "Xavier uses n_in + n_out = 400, not n_in alone.")]
+
+@_exercise(6, "The Xavier uniform bound", solution=lambda: math.sqrt(6 / 400), mistakes=_XAVIER_MISTAKES,
+           note="Var = 2/(300 + 100) = 0.005 and l²/3 = Var, so l = √(6/400) ≈ 0.1225")
 def check_xavier_limit(answer):
     "The bound l of `xavier_uniform` (U(−l, l)) for n_in = 300, n_out = 100."
-    return _number(answer, math.sqrt(6 / 400), "l", rtol=1e-3,
+    return _number(answer, math.sqrt(6 / 400), "l", rtol=1e-3, mistakes=_XAVIER_MISTAKES,
                    hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
 
+# %% ../nbs/30_exercises.ipynb #60ec92ee
+def _moons(seed=0):
+    from fnn_nbdev.data import make_moons
+    return make_moons(600, noise=0.2, seed=seed)
+
+def _dead_units(model, X) -> float:
+    "The fraction of a model's hidden units that output ≤ 0 for every row of `X` (dead on `X`)."
+    model.forward(X)
+    return float(np.mean(np.concatenate([np.all(layer.a <= 0, axis=0) for layer in model.layers[:-1]])))
+
+def _dead_fix_ref():
+    "(b): momentum's velocity makes each step about 1/(1 − μ) = 10 times lr·g — so a tenth of the rate."
+    from fnn_nbdev.model import FNN
+    X, y = _moons()
+    model = FNN([2, 64, 64, 64, 2], "relu", seed=0)
+    model.fit(X, y, epochs=10, batch_size=32, optimizer="momentum", lr=0.03, progress=False, seed=0)
+    return "b", model
+
+_DEAD_OPTIONS = {"a": "ReLU networks fit the moons well (section 'Dead ReLUs' above): the activation is not the problem.",
+                 "b": "",
+                 "c": "More epochs do not revive them: train the same run for 30 epochs and the dead fraction stays the same.",
+                 "d": "He initialisation is the one made for ReLU — and the runs above that were fine used it too."}
+
+def _dead_fix_mistakes():
+    from fnn_nbdev.model import FNN
+    X, y = _moons()
+    bad = FNN([2, 64, 64, 64, 2], "relu", seed=0)
+    bad.fit(X, y, epochs=10, batch_size=32, optimizer="momentum", lr=0.3, progress=False, seed=0)
+    return [(("a", bad), _DEAD_OPTIONS["a"]), (("c", bad), _DEAD_OPTIONS["c"]), (("b", bad), "still dead")]
+
+@_exercise(6, "A run with most of its units dead: diagnose and fix", solution=_dead_fix_ref, mistakes=_dead_fix_mistakes)
+def check_dead_fix(answer):
+    "`(letter, model)`: what killed the units of notebook 6's momentum run, and a retrained 2-64-64-64-2 ReLU model with ≤ 20 % dead units and ≥ 90 % accuracy."
+    wrong, model = _letter_and(answer, _DEAD_OPTIONS, "b", "trained model")
+    if wrong is not None: return wrong
+    if not hasattr(model, "layers"): return Verdict(False, "Right diagnosis. Now the second item: the model you retrained with the fix.")
+    if list(model.sizes) != [2, 64, 64, 64, 2] or any(layer.act.name != "relu" for layer in model.layers[:-1]):
+        return Verdict(False, "Right diagnosis. Keep the network (sizes [2, 64, 64, 64, 2], ReLU hidden layers): fix the training, not the model.")
+    X, _ = _moons()
+    dead = _dead_units(model, X)
+    Xf, yf = _moons(seed=1)
+    acc = float(np.mean(np.asarray(model.predict(Xf)).ravel() == yf))
+    if dead <= 0.2 and acc >= 0.9:
+        return Verdict(True, f"(b): the velocity sums about 1/(1 − μ) = 10 gradients, so lr = 0.3 with momentum steps like plain SGD at 3. "
+                             f"Your run: dead units {dead:.0%} (the broken run: about 80 %), accuracy on fresh moons {acc:.1%}.")
+    return Verdict(False, f"Right diagnosis, but the model you passed is still dead: {dead:.0%} of its units are dead and it scores {acc:.1%} on fresh moons. "
+                          "Retrain it with a smaller learning rate (the velocity makes each step ≈ 10·lr·g).")
+
 # %% ../nbs/30_exercises.ipynb #371f127f
-@_exercise(7, "Precision and recall from a confusion matrix", solution=lambda: (35 / 45, 35 / 40), wrong=lambda: (35 / 40, 35 / 45))
+@_exercise(7, "Precision and recall from a confusion matrix", solution=lambda: (35 / 45, 35 / 40),
+           mistakes=[((35 / 40, 35 / 45), "Swapped: precision divides by the column (everything *predicted* as 1), recall by the row."),
+                     ((85 / 100, 85 / 100), "That is the accuracy, (50 + 35)/100: precision and recall are about class 1 only.")],
+           note="Class 1: TP = C[1, 1] = 35; predicted 1 = column 1 = 10 + 35 = 45; truly 1 = row 1 = 5 + 35 = 40.\n"
+                "precision = 35/45 ≈ 0.778, recall = 35/40 = 0.875")
 def check_precision_recall(answer):
     "For C = [[50, 10], [5, 35]] (rows: true class, columns: predicted), `(precision, recall)` of class 1."
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, "Give a pair (precision, recall).")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(_is_number(a) for a in answer):
+        return Verdict(False, "Give a pair of numbers (precision, recall).")
     p, r = (float(a) for a in answer)
-    if math.isclose(p, 35 / 45, rel_tol=1e-3) and math.isclose(r, 35 / 40, rel_tol=1e-3):
-        return Verdict(True, f"precision {35/45:.3f}, recall {35/40:.3f}.")
-    if math.isclose(p, 35 / 40, rel_tol=1e-3) and math.isclose(r, 35 / 45, rel_tol=1e-3):
+    same = lambda a, b: math.isclose(a, b, rel_tol=1e-3)
+    if same(p, 35 / 45) and same(r, 35 / 40): return Verdict(True, f"precision {35/45:.3f}, recall {35/40:.3f}.")
+    if same(p, 35 / 40) and same(r, 35 / 45):
         return Verdict(False, "Swapped: precision divides by the column (everything *predicted* as 1), recall by the row.")
+    if same(p, 0.85) and same(r, 0.85): return Verdict(False, "That is the accuracy, (50 + 35)/100: precision and recall are about class 1 only.")
     return Verdict(False, "Precision = TP / (TP + FP) reads down column 1; recall = TP / (TP + FN) reads along row 1.")
 
 def _r2_ref(y, yhat): return float(1 - np.sum((y - yhat) ** 2) / np.sum((y - np.mean(y)) ** 2))
+_R2_MISTAKES = [(lambda y, yhat: float(1 - np.mean((y - yhat) ** 2)), "1 − MSE is not R²: divide the squared errors by those of predicting the mean ȳ, 1 − Σ(y − ŷ)²/Σ(y − ȳ)²."),
+                (lambda y, yhat: float(np.sum((y - yhat) ** 2) / np.sum((y - np.mean(y)) ** 2)), "That is the ratio itself: R² = 1 − ratio."),
+                (lambda y, yhat: float(1 - np.sum((y - yhat) ** 2) / np.sum(y ** 2)), "Compare with predicting the mean ȳ, not 0: the denominator is Σ(y − ȳ)².")]
 
-@_exercise(7, "R² by hand", solution=lambda: _r2_ref, wrong=lambda: (lambda y, yhat: float(1 - np.mean((y - yhat) ** 2))))
+@_exercise(7, "R² by hand", solution=lambda: _r2_ref, mistakes=_R2_MISTAKES)
 def check_r2(fn):
     "`fn(y, yhat)`: the coefficient of determination R² for 1-D arrays of targets and predictions."
     r = _rng(11)
@@ -320,19 +790,76 @@ def check_r2(fn):
     for n, s in ((20, 1.0), (5, 10.0), (50, 0.1)):
         y = r.normal(size=n) * s + 3
         cases.append((y, y + r.normal(size=n) * s * 0.5))
-    return _same_function(fn, _r2_ref, cases, "r2", hint="R² compares your squared errors with those of always predicting the mean ȳ: sums, not means, of squares.")
+    return _same_function(fn, _r2_ref, cases, "r2", mistakes=_R2_MISTAKES,
+                          hint="R² compares your squared errors with those of always predicting the mean ȳ: sums, not means, of squares.")
 
 def _cm_ref(y_true, y_pred, k):
     C = np.zeros((k, k), dtype=np.int64)
     np.add.at(C, (y_true, y_pred), 1)
     return C
+def _cm_set(y_true, y_pred, k):   # fancy-index assignment: repeated pairs count once
+    C = np.zeros((k, k), dtype=np.int64)
+    C[y_true, y_pred] += 1
+    return C
+_CM_MISTAKES = [(lambda t, p, k: _cm_ref(p, t, k), "Transposed: rows are the true class, columns the prediction — C[a, b] counts y_true = a, y_pred = b."),
+                (_cm_set, "C[y_true, y_pred] += 1 counts each (true, predicted) pair once, however often it repeats: use np.add.at, or a loop.")]
 
-@_exercise(7, "A confusion matrix", solution=lambda: _cm_ref, wrong=lambda: (lambda t, p, k: _cm_ref(p, t, k)))
+@_exercise(7, "A confusion matrix", solution=lambda: _cm_ref, mistakes=_CM_MISTAKES)
 def check_confusion(fn):
     "`fn(y_true, y_pred, k)`: the (k, k) count matrix, rows = true class, columns = predicted class."
     r = _rng(12)
     cases = [(r.integers(0, k, size=n), r.integers(0, k, size=n), k) for n, k in ((30, 3), (5, 2), (100, 10))]
-    return _same_function(fn, _cm_ref, cases, "confusion", hint="Entry [a, b] counts samples with y_true = a and y_pred = b.")
+    return _same_function(fn, _cm_ref, cases, "confusion", mistakes=_CM_MISTAKES, hint="Entry [a, b] counts samples with y_true = a and y_pred = b.")
+
+# %% ../nbs/30_exercises.ipynb #1beb84d5
+def _diabetes_split():
+    from fnn_nbdev.data import load_dataset, split
+    X, y = load_dataset("diabetes")
+    return split(X, y, (0.75, 0.25), stratify=False, seed=0)
+
+def _least_squares_r2(intercept=True, on="test"):
+    (X_tr, y_tr), (X_te, y_te) = _diabetes_split()
+    ones = lambda X: np.c_[X, np.ones(len(X))] if intercept else X
+    w = np.linalg.lstsq(ones(X_tr).astype(np.float64), y_tr.astype(np.float64), rcond=None)[0]
+    X, y = (X_te, y_te) if on == "test" else (X_tr, y_tr)
+    pred = ones(X).astype(np.float64) @ w
+    return _r2_ref(y.astype(np.float64), pred)
+
+def _linear_baseline_ref():
+    "A straight line (least squares with an intercept column) fitted on the training part, R² on the test part."
+    (X_tr, y_tr), (X_te, y_te) = _diabetes_split()
+    A_tr, A_te = np.c_[X_tr, np.ones(len(X_tr))], np.c_[X_te, np.ones(len(X_te))]
+    w = np.linalg.lstsq(A_tr, y_tr, rcond=None)[0]
+    pred = A_te @ w
+    return float(1 - np.sum((y_te - pred) ** 2) / np.sum((y_te - y_te.mean()) ** 2))
+
+def _diabetes_network_r2():
+    "Notebook 7's network on the same split (standardised inputs and targets, 60 epochs of Adam): its test R²."
+    from fnn_nbdev.model import FNN
+    from fnn_nbdev.data import Standardizer
+    (X_tr, y_tr), (X_te, y_te) = _diabetes_split()
+    sx, sy = Standardizer().fit(X_tr), Standardizer().fit(y_tr[:, None])
+    reg = FNN([10, 32, 1], "relu", loss="mse", seed=0)
+    reg.fit(sx.transform(X_tr), sy.transform(y_tr[:, None])[:, 0], epochs=60, batch_size=32, lr=1e-3, progress=False, seed=0)
+    pred = sy.inverse_transform(reg.predict(sx.transform(X_te))[:, None])[:, 0]
+    return _r2_ref(y_te.astype(np.float64), pred.astype(np.float64))
+
+def _linear_mistakes():
+    return [(_least_squares_r2(on="train"), "That is R² on the training part, where the line was fitted: judge it on the test part."),
+            (_least_squares_r2(intercept=False), "Without an intercept the line must pass through 0: add a column of ones to X.")]
+
+@_exercise(7, "Is the network better than a straight line?", solution=_linear_baseline_ref, mistakes=_linear_mistakes)
+def check_linear_baseline(answer):
+    "The test R² of a least-squares linear model (with intercept) fitted on notebook 7's diabetes training part."
+    want = _least_squares_r2()
+    v = _number(answer, want, "the linear model's test R²", rtol=2e-3, mistakes=_linear_mistakes(),
+                   hint="Fit w = lstsq([X_tr, 1], y_tr), predict [X_te, 1] @ w, and compute R² against y_te.")
+    if not v: return v
+    net = _diabetes_network_r2()
+    verdict = ("no better than the linear fit" if abs(net - want) < 0.02 else
+               f"{'better' if net > want else 'worse'} than the linear fit by {abs(net - want):.3f}")
+    return Verdict(True, f"the linear model's test R² is {want:.3f}; notebook 7's network reaches {net:.3f} on the same split: "
+                         f"{verdict}. A baseline is what makes a score mean something.")
 
 # %% ../nbs/30_exercises.ipynb #a7eae2db
 def _text(answer, want, what, hint):

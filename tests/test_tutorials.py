@@ -3,6 +3,7 @@ exercises, and every exercise checker accepts the right answer and says "not yet
 import json, re, subprocess, sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fnn_nbdev.exercises import EXERCISES, Verdict, solution
@@ -50,12 +51,35 @@ def test_every_exercise_is_used_by_its_tutorial():
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_checker_accepts_the_solution_and_refuses_mistakes(name):
     ex = EXERCISES[name]
-    good = ex["check"](solution(name))
+    good = ex["check"](ex["solution"]())
     assert isinstance(good, Verdict) and good and repr(good).startswith("✓ Correct"), repr(good)
-    for wrong in (ex["wrong"](), None, "a string", 12345, lambda *a, **k: 1 / 0):
+    mistakes = ex["mistakes"]()
+    assert mistakes or ex["wrong"], "every exercise lists at least one typical mistake"
+    for answer, why in mistakes:                        # each listed mistake gets the hint about *that* mistake
+        v = ex["check"](answer)
+        assert isinstance(v, Verdict) and not v and why in v.message, (why, repr(v))
+    others = [ex["wrong"]()] if ex["wrong"] else []
+    for wrong in others + [None, "a string", 12345, lambda *a, **k: 1 / 0]:
         v = ex["check"](wrong)                          # never raises
         assert isinstance(v, Verdict) and not v and repr(v).startswith("✗ Not yet"), (wrong, repr(v))
         assert len(repr(v)) > len("✗ Not yet. ") + 10, "a wrong answer gets a hint"
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_solution_prints_the_reference_answer(name, capsys):
+    assert solution(name) is None
+    out = capsys.readouterr().out
+    ex = EXERCISES[name]
+    assert out.startswith(f"Exercise {ex['number']} · {ex['title']}") and len(out.splitlines()) >= 3, out
+
+
+def test_a_wrong_answer_that_is_no_listed_mistake_gets_the_general_hint():
+    ex = EXERCISES["leaky_relu_derivative"]
+    listed = {why for _, why in ex["mistakes"]()}
+    v = ex["check"](lambda z: np.where(z > 0, 2.0, 0.1))      # wrong for z > 0: none of the listed mistakes
+    assert not v and v.message not in listed
+    v = ex["check"](lambda z: np.where(z > 0, 1.0, np.where(z < 0, 0.1, 0.7)))   # wrong at z = 0 alone
+    assert not v and "z = 0" in v.message
 
 
 def test_solution_of_an_unknown_exercise_names_the_known_ones():
