@@ -49,6 +49,16 @@ def add_run_arguments(parser):
                                      metavar=_METAVAR[s.kind], help=_flag_help(s))
     return parser
 
+def _guarded(command:str, work, interrupted:str="interrupted"):
+    "`(result, None)` of `work()`; or `(None, code)` after one line on stderr: 2 for bad input, 130 for Ctrl-C."
+    try: return work(), None
+    except (FNNError, OSError, ValueError) as e:
+        print(f"fnn {command}: error: {e}", file=sys.stderr)
+        return None, 2
+    except KeyboardInterrupt:
+        print(f"fnn {command}: {interrupted}", file=sys.stderr)
+        return None, 130
+
 def run_config(args) -> RunConfig:
     "The `RunConfig` the parsed flags describe: the `--config` file's settings, overridden by the flags given."
     base = read_settings(args.config, "a run config") if getattr(args, "config", None) else {}
@@ -132,51 +142,49 @@ def add_diagnose_parser(sub):
 
 def diagnose_main(args) -> int:
     "`fnn diagnose`: 0 no error found, 1 errors found, 2 bad input."
-    try: report = diagnose_config(run_config(args))
-    except (FNNError, OSError, ValueError) as e:
-        print(f"fnn diagnose: error: {e}", file=sys.stderr)
-        return 2
+    report, code = _guarded("diagnose", lambda: diagnose_config(run_config(args)))
+    if code: return code
     if args.json: print(json.dumps({"ok": report.ok, "findings": [dataclasses.asdict(f) for f in report.findings]}))
     else: print(report)
     return 0 if report.ok else 1
 
 # %% ../nbs/29_cli.ipynb #7291a6eb
+def _engine_options(p, *, workers:int, root:str, quiet:str):
+    "The options `fnn sweep` and `fnn report` share: worker processes, the records' folder, W&B, quiet."
+    p.add_argument("--workers", type=int, default=workers, help=f"parallel worker processes (default {workers})")
+    p.add_argument("--root", type=Path, default=Path(root), help=f"folder of the records (default {root})")
+    p.add_argument("--project", default="fnn_nbdev", help="W&B project (default fnn_nbdev)")
+    p.add_argument("--quiet", action="store_true", help=quiet)
+    return p
+
 def add_sweep_parser(sub):
     p = sub.add_parser("sweep", help="run a hyperparameter sweep (W&B sweep config)",
                        description="Run a sweep described in W&B's sweep schema: locally in worker processes, or on W&B.")
     p.add_argument("config", type=Path, metavar="FILE.yaml", help="the sweep config (W&B schema)")
     p.add_argument("--count", type=int, help="number of trials (default: every grid point, or run_cap)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    p.add_argument("--root", type=Path, default=Path("sweeps"), help="folder of the sweep records (default sweeps)")
+    _engine_options(p, workers=1, root="sweeps", quiet="no line per trial")
     p.add_argument("--wandb", choices=("offline", "online", "disabled"), default="offline",
                    help="offline: local engine + W&B offline runs; online: W&B's controller and agents; disabled: local only (default offline)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted sweep of this config (finished trials are not repeated)")
     p.add_argument("--name", help="the sweep's folder name (default: the config's name or a hash of it)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random and bayes search (default 0)")
-    p.add_argument("--project", default="fnn_nbdev", help="W&B project (default fnn_nbdev)")
     p.add_argument("--entity", help="W&B entity (online)")
     p.add_argument("--no-agent", action="store_true", help="online: only create the sweep and print the agent command")
-    p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(func=sweep_main)
     return p
 
 def sweep_main(args) -> int:
     "`fnn sweep`: 0 ok, 1 no trial succeeded, 2 bad input, 130 interrupted."
-    try:
-        if args.wandb == "online":
-            from fnn_nbdev.sweep_agents import wandb_sweep
-            wandb_sweep(args.config, count=args.count, project=args.project, entity=args.entity, root=args.root,
-                        agent=not args.no_agent)
-            return 0
-        res = run_sweep(args.config, count=args.count, workers=args.workers, root=args.root, wandb=args.wandb,
-                        project=args.project, resume=args.resume, seed=args.seed, sweep_id=args.name,
-                        progress=not args.quiet)
-    except (FNNError, OSError) as e:
-        print(f"fnn sweep: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fnn sweep: interrupted; run the same command with --resume to continue", file=sys.stderr)
-        return 130
+    if args.wandb == "online":
+        from fnn_nbdev.sweep_agents import wandb_sweep
+        _, code = _guarded("sweep", lambda: wandb_sweep(args.config, count=args.count, project=args.project, entity=args.entity,
+                                                          root=args.root, agent=not args.no_agent))
+        return code or 0
+    res, code = _guarded("sweep", lambda: run_sweep(args.config, count=args.count, workers=args.workers, root=args.root,
+                                                    wandb=args.wandb, project=args.project, resume=args.resume, seed=args.seed,
+                                                    sweep_id=args.name, progress=not args.quiet),
+                         "interrupted; run the same command with --resume to continue")
+    if code: return code
     print(res.table(10))
     if res.best: print(f"best {res.metric}={res.best.metric:.4f} ({res.best.trial_id}): {json.dumps(res.best.params)}")
     atomic_write(res.path / "params.png", figure_png(res.plot(), dpi=100))
@@ -198,37 +206,30 @@ def add_report_parser(sub):
     p.add_argument("--lr", type=float, default=DEFAULT_SETUP["lr"], help=f"learning rate (default {DEFAULT_SETUP['lr']})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other run setting, e.g. --set batch_size=64")
     p.add_argument("--metric", help="final metric to compare (default val_accuracy; val_r2 for regression)")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
-    p.add_argument("--root", type=Path, default=Path("reports"), help="folder of the runs (default reports)")
+    _engine_options(p, workers=2, root="reports", quiet="no line per run")
     p.add_argument("--out", type=Path, help="folder of the report files (default: the sweep's folder)")
     p.add_argument("--name", default="report", help="file name stem (default report)")
     p.add_argument("--title", help="the report's title")
     p.add_argument("--wandb", choices=("offline", "online", "disabled"), default="disabled", help="W&B mode of the runs (default disabled)")
-    p.add_argument("--project", default="fnn_nbdev", help="W&B project (default fnn_nbdev)")
     p.add_argument("--wandb-report", action="store_true", help="online: also save a W&B report (needs wandb-workspaces)")
-    p.add_argument("--quiet", action="store_true", help="no line per run")
     p.set_defaults(func=report_main)
     return p
 
 def report_main(args) -> int:
     "`fnn report`: 0 ok, 2 bad input, 130 interrupted."
-    try:
+    def work():
         extra = {}
         for item in args.set:
             k, eq, v = item.partition("=")
             if not eq: raise ConfigError("--set", "KEY=VALUE", item)
             extra[k.strip()] = parse_value(v)
         setup = {"hidden": args.hidden, "optimizer": args.optimizer, "lr": args.lr, **extra}
-        comp = compare(args.activations.split(","), args.inits.split(","), args.dataset, args.seeds, args.epochs,
+        return compare(args.activations.split(","), args.inits.split(","), args.dataset, args.seeds, args.epochs,
                        config=setup, metric=args.metric, workers=args.workers, root=args.root, out=args.out,
                        name=args.name, title=args.title, wandb=None if args.wandb == "disabled" else args.wandb,
                        project=args.project, wandb_report_too=args.wandb_report, progress=not args.quiet)
-    except (FNNError, OSError) as e:
-        print(f"fnn report: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fnn report: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    comp, code = _guarded("report", work, "interrupted; run the same command again to resume")
+    if code: return code
     print(comp.table())
     if args.quiet:
         for n in comp.notes: print(n)

@@ -232,24 +232,32 @@ def _show_config(self:HyperparameterPanel):
 def running(self:HyperparameterPanel) -> bool: return self._thread is not None and self._thread.is_alive()
 
 @patch
+def _checked_config(self:HyperparameterPanel) -> RunConfig|None:
+    "The configured run, or None after showing what is wrong with it in the status line."
+    try: return self.config()
+    except FNNError as e: self.status.value = f"<span style='color:#c00'>{e}</span>"
+
+@patch
+def _start(self:HyperparameterPanel, target, name:str, block:bool, *args):
+    "Run `target(*args)` in a background thread (or in this one with `block`): `running` and `wait` follow it."
+    self._thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+    if block:
+        self._thread.run()
+        self._thread = None
+    else: self._thread.start()
+
+@patch
 def train(self:HyperparameterPanel, block:bool=False):
     "Start training the configured run (in a background thread unless `block`)."
-    if self.running: return
-    try: cfg = self.config()
-    except FNNError as e:
-        self.status.value = f"<span style='color:#c00'>{e}</span>"
-        return
+    cfg = None if self.running else self._checked_config()
+    if cfg is None: return
     self._stop_requested, self._stop_epoch, self._trainer = False, None, None
     self.result, self.error, self.history, self.run, self.run_dir = None, None, {}, None, None
     if not self.track.value: self.run_box.children = []     # no stale run record from an earlier run
     self.progress.max, self.progress.value = cfg.epochs, 0
     self.train_button.disabled, self.stop_button.disabled = True, False
     self.status.value = "loading data…"
-    self._thread = threading.Thread(target=self._run, args=(cfg,), daemon=True, name="fnn-train")
-    if block:
-        self._thread.run()
-        self._thread = None
-    else: self._thread.start()
+    self._start(self._run, "fnn-train", block, cfg)
 
 @patch
 def stop(self:HyperparameterPanel):
@@ -271,11 +279,8 @@ def wait(self:HyperparameterPanel, timeout:float|None=None):
 @patch
 def diagnose(self:HyperparameterPanel, block:bool=False):
     "Run `diagnose` on the configured run (in a background thread unless `block`) and show its report."
-    if self.running: return
-    try: cfg = self.config()
-    except FNNError as e:
-        self.status.value = f"<span style='color:#c00'>{e}</span>"
-        return
+    cfg = None if self.running else self._checked_config()
+    if cfg is None: return
     self.train_button.disabled = self.diagnose_button.disabled = True
     self.status.value = "diagnosing…"
     def work():
@@ -288,11 +293,7 @@ def diagnose(self:HyperparameterPanel, block:bool=False):
         finally:
             self.train_button.disabled = self.diagnose_button.disabled = False
             self.status.value = msg
-    self._thread = threading.Thread(target=work, daemon=True, name="fnn-diagnose")
-    if block:
-        self._thread.run()
-        self._thread = None
-    else: self._thread.start()
+    self._start(work, "fnn-diagnose", block)
 
 # %% ../nbs/25_panel.ipynb #f115e8cd
 @patch
