@@ -13,7 +13,7 @@ ratios the project tracks: Adam step / SGD step, mixed layer / uniform layer; an
 and where an Adam epoch's time goes: the matmuls of its steps alone (on the same gathered batches), Adam's update, the
 rest. Nothing here is asserted: numbers are printed.
 """
-import argparse, collections, contextlib, os, statistics, sys, time
+import argparse, collections, contextlib, os, statistics, time
 import numpy as np
 from threadpoolctl import threadpool_limits
 from fnn_nbdev.model import FNN
@@ -159,7 +159,7 @@ def main():
     print(f"progress bar / epoch:          {100 * (rows['sgd, progress bar'] / rows['sgd'] - 1):+.1f} %")
     print(f"fit epoch (Trainer, history, divergence guard) / bare loop: {100 * (rows['sgd'] / rows['bare loop (SGD)'] - 1):+.1f} %")
     total = sum(cb_times.values())
-    print(f"default callbacks, timed inside their hooks: " + ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in cb_times.items())
+    print("default callbacks, timed inside their hooks: " + ", ".join(f"{k} {1e3 * v:.2f} ms" for k, v in cb_times.items())
           + f" per epoch = {100 * total / cb_epoch:.2f} % of a {cb_epoch:.3f} s epoch")
     total, adam, matmuls = min(splits)   # the least disturbed round
     print(f"an Adam epoch of fit, CPU time: {total:.3f} s = its matmuls alone {100 * matmuls / total:.0f} % (on the same gathered "

@@ -121,7 +121,7 @@ def main():
     print(head); print("-" * (len(head) + 30))
     for part, name, acc, wall, cpu, ratio in rows:
         print(f"{part:<8}{name:<14}{acc:>9.4f}{wall:>9.2f}{cpu:>13.2f}{ratio:>11.2f}   {what[part]}")
-    print(f"(ratio: the library's median CPU seconds per epoch / fnn_nbdev's; < 1 is faster than fnn_nbdev)")
+    print("(ratio: the library's median CPU seconds per epoch / fnn_nbdev's; < 1 is faster than fnn_nbdev)")
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 if __name__ == "__main__":
