@@ -21,7 +21,7 @@ from torch_side import ensure_torch, torch_mlp, torch_epoch, torch_accuracy
 # the Fashion-MNIST recipe (a RunConfig dict; `fnn train --dataset fashion_mnist ...` takes the same settings)
 RECIPE = dict(dataset="fashion_mnist", val_fraction=0.0, standardize=False, hidden=[512, 512], activation="relu",
               dropout=0.3, optimizer="adamw", lr=1e-3, weight_decay=0.01, lr_schedule="cosine", batch_size=256,
-              epochs=30, seed=0)
+              epochs=40, seed=0)
 
 def plain(cfg):
     "The part of the recipe that all three libraries share: Adam at a constant rate, no dropout."
