@@ -976,22 +976,22 @@ def shuffled_copy(X, y, seed:int=0):
 
 # %% ../nbs/30_exercises.ipynb #92fb9f0d
 def _wine_run():
-    from fnn_nbdev.model import FNN
     from fnn_nbdev.data import load_dataset, split
+    from fnn_nbdev.model import FNN
     (X, y), val = split(*load_dataset("wine"), (0.75, 0.25), seed=0)
     return dict(model=FNN([13, 16, 3], "tanh", init="xavier_normal", seed=0), X=X, y=y, validation_data=val,
                 fit=dict(epochs=50, batch_size=16, optimizer="adam", lr=1e-3, seed=0))
 
 def _spirals_run():
-    from fnn_nbdev.model import FNN
     from fnn_nbdev.data import make_spirals, split
+    from fnn_nbdev.model import FNN
     (X, y), val = split(*make_spirals(600, noise=0.2, seed=0), (0.75, 0.25), seed=0)
     return dict(model=FNN([2, 3, 3], "relu", seed=0), X=X, y=y, validation_data=val,
                 fit=dict(epochs=60, batch_size=32, optimizer="adam", lr=1e-2, seed=0))
 
 def _digits_run(model, shuffle=None):
     "A digits run with `model`: the pipeline `shuffle(X, y, seed=0)` (if given), then a 75/25 split standardised on the training part."
-    from fnn_nbdev.data import load_dataset, split, Standardizer
+    from fnn_nbdev.data import Standardizer, load_dataset, split
     X, y = load_dataset("digits")
     if shuffle is not None: X, y = shuffle(X, y, seed=0)
     (X_tr, y_tr), (X_va, y_va) = split(X, y, (0.75, 0.25), seed=0)
@@ -1044,8 +1044,8 @@ _WINE_OPTIONS = {
     "d": "The wine set's three classes have 59, 71 and 48 samples: within 1.5 × of each other (diagnose warns from 3 ×). Look elsewhere."}
 _WINE_VAL_HINT = ("Right diagnosis, half the fix: the validation inputs are still raw. Transform them too — with the statistics of the "
                   "*training* part, the ones the network will see.")
-_WINE_SETTINGS_HINT = ("Right diagnosis, but your fix leaves the inputs off scale: changing the training settings does not bring "
-                       "proline (hundreds to thousands) and hue (about 1) onto one scale. Transform X.")
+_WINE_SETTINGS_HINT = ("Right diagnosis, but your fix leaves the inputs off scale: no training setting brings proline (hundreds "
+                       "to thousands) and hue (about 1) onto one scale. Transform X.")
 
 def _wine_fix_ref():
     "(b): proline is in the hundreds to thousands, hue about 1 — the tanh units saturate. Standardise, on the training part's statistics."
@@ -1067,7 +1067,7 @@ def _wine_mistakes():
 @_exercise(12, "A wine classifier stuck at chance: diagnose and fix", solution=_wine_fix_ref, mistakes=_wine_mistakes)
 def check_unscaled_fix(answer):
     "`(letter, fix)`: why `broken_run('wine')` does not learn, and `fix(run) -> run` that repairs it (same network, same settings)."
-    from fnn_nbdev.data import input_scale, INPUT_SCALE_LIMIT
+    from fnn_nbdev.data import INPUT_SCALE_LIMIT, input_scale
     wrong, fix = _letter_and(answer, _WINE_OPTIONS, "b", "fix")
     if wrong is not None: return wrong
     run, wrong = _fixed_run(fix, _wine_run)
@@ -1144,8 +1144,8 @@ def _lecun_with(derivative):
     return type("LeCunTanhFixed", (LeCunTanh,), {"derivative": lambda self, z: derivative(z)})()
 
 _LECUN_MISTAKES = [
-    (lambda z: 1.7159 * 2 / 3 * (1 - z ** 2), "That is still the run's derivative: 1 − z² uses z where the formula needs tanh(2z/3). "
-                                               "tanh′(u) = 1 − tanh²(u), evaluated at u = 2z/3."),
+    (lambda z: 1.7159 * 2 / 3 * (1 - z ** 2), ("That is still the run's derivative: 1 − z² uses z where the formula needs tanh(2z/3). "
+                                                "tanh′(u) = 1 − tanh²(u), evaluated at u = 2z/3.")),
     (lambda z: 1.7159 * 2 / 3 * (1 - np.tanh(z) ** 2), "Almost: the inner function is u = 2z/3, so tanh′ is taken at 2z/3 — 1 − tanh²(2z/3), not 1 − tanh²(z)."),
     (lambda z: 1 - np.tanh(2 * z / 3) ** 2, "The chain rule's outer factors are missing: f(z) = 1.7159·tanh(u) with u = 2z/3 gives f′ = 1.7159 · (2/3) · (1 − tanh²(u))."),
     (lambda z: 1.7159 * 2 / 3 * (1 - np.tanh(2 * z / 3)), "tanh′(u) = 1 − tanh²(u): the tanh is squared."),
@@ -1176,7 +1176,9 @@ def check_derivative_fix(answer):
     z = np.concatenate([np.linspace(-5, 5, 101), _rng(20).normal(scale=2, size=50)])
     if not _close(act.forward(z.copy()), LeCunTanh().forward(z.copy()), rtol=1e-6, atol=1e-9):
         return Verdict(False, "Right diagnosis. Keep f(z) = 1.7159·tanh(2z/3) as it is: the forward pass is right, only the derivative is not.")
-    got = np.asarray(act.derivative(z.copy()), dtype=np.float64)
+    got = act.derivative(z.copy())
+    if got is None: return Verdict(False, "Right diagnosis. Your derivative returned None: did you forget `return`?")
+    got = np.asarray(got, dtype=np.float64)
     if not _close(got, _lecun_ref_derivative(z), rtol=1e-5, atol=1e-7):
         for d, why in _LECUN_MISTAKES:
             if _close(got, d(z), rtol=1e-5, atol=1e-7): return Verdict(False, why)
