@@ -1019,8 +1019,10 @@ def train_run(run:dict):
     return run["model"].fit(run["X"], run["y"], validation_data=run["validation_data"], progress=False, **run["fit"]).history
 
 # %% ../nbs/30_exercises.ipynb #fbb78240
-def _fixed_run(fix, build) -> tuple:
-    "`(run, None)` with `fix` applied to a new broken run from `build`, or `(None, Verdict)` when the fix is not usable."
+def _fixed_run(answer, options:dict, build) -> tuple:
+    "`(run, None)`: the answer's fix applied to a new broken run from `build`; `(None, Verdict)` when the letter (the right one is 'b') or the fix is not."
+    wrong, fix = _letter_and(answer, options, "b", "fix")
+    if wrong is not None: return None, wrong
     if not callable(fix): return None, Verdict(False, "Right diagnosis. The second item is your fix: a function that takes the run dict and returns the repaired one.")
     run = fix(build())
     if not isinstance(run, dict) or not {"model", "X", "y", "validation_data", "fit"} <= set(run):
@@ -1068,9 +1070,7 @@ def _wine_mistakes():
 def check_unscaled_fix(answer):
     "`(letter, fix)`: why `broken_run('wine')` does not learn, and `fix(run) -> run` that repairs it (same network, same settings)."
     from fnn_nbdev.data import INPUT_SCALE_LIMIT, input_scale
-    wrong, fix = _letter_and(answer, _WINE_OPTIONS, "b", "fix")
-    if wrong is not None: return wrong
-    run, wrong = _fixed_run(fix, _wine_run)
+    run, wrong = _fixed_run(answer, _WINE_OPTIONS, _wine_run)
     if wrong is not None: return wrong
     m = run["model"]
     if list(m.sizes) != [13, 16, 3] or m.layers[0].act.name != "tanh":
@@ -1081,10 +1081,11 @@ def check_unscaled_fix(answer):
     if input_scale(X_val) > INPUT_SCALE_LIMIT: return Verdict(False, _WINE_VAL_HINT)
     train_run(run)
     acc = _accuracy(m, X_val, y_val)
-    found = _report(_fixed_run(fix, _wine_run)[0])
+    found = _report(_fixed_run(answer, _WINE_OPTIONS, _wine_run)[0])
     bad = [c for c in ("unscaled_inputs", "saturated_units", "cannot_overfit_batch") if c in found]
     if acc >= 0.9 and not bad:
-        return Verdict(True, f"(b): the raw features range from tenths (nonflavanoid phenols, mean 0.36) to hundreds and thousands (proline, mean 735), so the tanh units sat at ±1. "
+        return Verdict(True, "(b): the raw features range from tenths (nonflavanoid phenols, mean 0.36) to hundreds and thousands "
+                             "(proline, mean 735), so the tanh units sat at ±1. "
                              f"Standardised, the same run reaches {acc:.1%} validation accuracy (raw: about 68 %), and diagnose finds no "
                              "unscaled inputs and no saturated units.")
     return Verdict(False, f"Right diagnosis, but your fixed run reaches {acc:.1%} validation accuracy" + (f" and diagnose still reports {', '.join(bad)}" if bad else "")
@@ -1115,9 +1116,7 @@ def _capacity_mistakes():
 @_exercise(12, "Spirals that will not fit: diagnose and fix", solution=_capacity_fix_ref, mistakes=_capacity_mistakes)
 def check_capacity_fix(answer):
     "`(letter, fix)`: why `broken_run('spirals')` underfits, and `fix(run) -> run` that repairs it (same data, at most 200 epochs)."
-    wrong, fix = _letter_and(answer, _SPIRALS_OPTIONS, "b", "fix")
-    if wrong is not None: return wrong
-    run, wrong = _fixed_run(fix, _spirals_run)
+    run, wrong = _fixed_run(answer, _SPIRALS_OPTIONS, _spirals_run)
     if wrong is not None: return wrong
     m, given = run["model"], _spirals_run()
     if not hasattr(m, "sizes") or m.sizes[0] != 2 or m.sizes[-1] != 3:
@@ -1128,7 +1127,7 @@ def check_capacity_fix(answer):
     if run["fit"].get("epochs", 10) > 200: return Verdict(False, "Keep the training short (at most 200 epochs): a network big enough fits the spirals in 60.")
     train_run(run)
     acc, val = _accuracy(m, run["X"], run["y"]), _accuracy(m, *run["validation_data"])
-    found = _report(_fixed_run(fix, _spirals_run)[0])
+    found = _report(_fixed_run(answer, _SPIRALS_OPTIONS, _spirals_run)[0])
     bad = [c for c in ("cannot_overfit_batch", "underfitting") if c in found]
     if acc >= 0.95 and val >= 0.9 and not bad:
         return Verdict(True, f"(b): {m.sizes} reaches {acc:.1%} training and {val:.1%} validation accuracy (2-3-3: about 47 % and 35 %), "
