@@ -13,7 +13,8 @@ __all__ = ['EXERCISES', 'Verdict', 'solution', 'check_n_params', 'check_layer_fo
            'check_he_std', 'check_dead_fraction', 'check_xavier_limit', 'check_dead_fix', 'check_precision_recall',
            'check_r2', 'check_confusion', 'check_linear_baseline', 'check_wandb_val_key', 'check_best_epoch',
            'check_diverged_status', 'check_sweep_config', 'check_log_uniform_median', 'check_grid_size',
-           'check_circle_features', 'check_playground_params', 'LeCunTanh', 'shuffled_copy', 'broken_run', 'train_run',
+           'check_circle_features', 'check_playground_params', 'check_most_confused', 'check_dead_units',
+           'small_set_config', 'check_small_set_config', 'LeCunTanh', 'shuffled_copy', 'broken_run', 'train_run',
            'check_unscaled_fix', 'check_capacity_fix', 'check_derivative_fix', 'check_shuffle_fix']
 
 # %% ../nbs/30_exercises.ipynb #f77ee1a3
@@ -954,6 +955,242 @@ def check_playground_params(answer):
     "Parameters of the default Playground network: inputs x1, x2; hidden layers of 4 and 2 tanh neurons; one sigmoid output."
     return _number(answer, 2 * 4 + 4 + 4 * 2 + 2 + 2 * 1 + 1, "the number of parameters",
                    hint="Three layers: 2 → 4, 4 → 2, 2 → 1, each with weights and biases (notebook 1).")
+
+# %% ../nbs/30_exercises.ipynb #c76bcf9f
+@functools.lru_cache(maxsize=1)
+def _fashion_parts():
+    "The chapter's data: 10 000 training and 2 000 validation images of Fashion-MNIST (seed 0, stratified), and the 10 000 test images."
+    from fnn_nbdev.data import load_dataset, split
+    X, y = load_dataset("fashion_mnist", split="train")
+    train, val, _ = split(X, y, (10000 / 60000, 2000 / 60000, 48000 / 60000), seed=0)
+    return train, val, load_dataset("fashion_mnist", split="test")
+
+@functools.lru_cache(maxsize=1)
+def _chapter_confusion():
+    "The test-set confusion matrix of the chapter's MLP 784-128-10 (seed 0, 10 epochs of Adam on the 10 000 images)."
+    from fnn_nbdev.model import FNN
+    from fnn_nbdev.metrics import confusion_matrix
+    from threadpoolctl import threadpool_limits
+    (X, y), val, (X_test, y_test) = _fashion_parts()
+    mlp = FNN([784, 128, 10], "relu", seed=0)
+    with threadpool_limits(1):
+        mlp.fit(X, y, epochs=10, batch_size=128, lr=1e-3, validation_data=val, progress=False, seed=0)
+        return confusion_matrix(y_test, mlp.predict_proba(X_test))
+
+@functools.lru_cache(maxsize=1)
+def _readable_net():
+    "The chapter's 784-64-10 with a small start and L2 (seed 0, 8 epochs on the 10 000 images), whose weights it draws."
+    from fnn_nbdev.model import FNN
+    from threadpoolctl import threadpool_limits
+    (X, y), _, _ = _fashion_parts()
+    net = FNN([784, 64, 10], "relu", init="normal:0.01", l2=1e-3, seed=0)
+    with threadpool_limits(1): net.fit(X, y, epochs=8, batch_size=128, lr=1e-3, progress=False, seed=0)
+    return net
+
+# %% ../nbs/30_exercises.ipynb #8c411cf1
+def _most_confused_ref(C):
+    "The pair (a, b), a < b, with the largest C[a, b] + C[b, a]: confusions in both directions, the diagonal left out."
+    C = np.asarray(C)
+    both = C + C.T
+    np.fill_diagonal(both, -1)
+    a, b = np.unravel_index(np.argmax(both), both.shape)
+    return int(min(a, b)), int(max(a, b))
+
+def _one_way(C):
+    off = np.where(np.eye(len(C), dtype=bool), -1, np.asarray(C))
+    return tuple(int(i) for i in np.unravel_index(np.argmax(off), off.shape))
+
+def _with_diagonal(C):
+    both = np.asarray(C) + np.asarray(C).T
+    return tuple(int(i) for i in np.unravel_index(np.argmax(both), both.shape))
+
+def _from_rates(C):
+    C = np.asarray(C, dtype=np.float64)
+    return _most_confused_ref(C / C.sum(1, keepdims=True))
+
+_ONE_WAY_HINT = ("That is the largest single entry, one direction only. 'Mixed up' counts both ways: a predicted as b "
+                 "*and* b predicted as a, C[a, b] + C[b, a].")
+_DIAGONAL_HINT = "Your pair is one class twice: the diagonal counts the *right* answers. Leave it out (e.g. np.fill_diagonal(M, -1))."
+_RATES_HINT = ("You compared rates (rows divided by their totals); the question is about images: compare the counts. "
+               "With classes of different sizes the two disagree.")
+
+def _confusion_cases():
+    "Matrices that tell the slips apart: one direction against both, counts against rates, and a plain one."
+    one_way = np.diag([50, 50, 50, 50])
+    one_way[0, 1], one_way[2, 3], one_way[3, 2] = 30, 20, 20          # both ways: (2, 3) has 40, more than (0, 1)'s 30
+    rates = np.diag([900, 60, 900, 60])
+    rates[0, 2], rates[1, 3] = 60, 30                                 # counts: (0, 2); rates: (1, 3) — 30 of 90
+    plain = _rng(30).integers(0, 20, size=(5, 5)) + np.diag([200] * 5)
+    plain[4, 1] = 45
+    return [one_way, rates, plain]
+
+@_exercise(11, "The two classes mixed up most often", solution=lambda: _most_confused_ref,
+           mistakes=[(_one_way, _ONE_WAY_HINT), (_with_diagonal, _DIAGONAL_HINT), (_from_rates, _RATES_HINT)])
+def check_most_confused(fn):
+    "`fn(C)`: for a confusion matrix C (rows: true class, columns: predicted), the pair of classes (a, b) mixed up most often, both directions counted."
+    from fnn_nbdev.data import DATASETS
+    if not callable(fn): return Verdict(False, "Pass your function itself (without calling it): most_confused(C) returning a pair (a, b).")
+    for C in _confusion_cases() + [None]:
+        if C is None: C = real = _chapter_confusion()   # the chapter's own matrix, once the built cases pass
+        got = fn(np.array(C))
+        if got is None: return Verdict(False, "Your function returned None: did you forget `return`?")
+        if isinstance(got, (tuple, list)) and any(isinstance(g, str) for g in got):
+            return Verdict(False, "Return the two class *indices* (rows of C), e.g. (0, 6); names come from DATASETS['fashion_mnist']['class_names'].")
+        if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 2 or not all(_is_number(g) and float(g).is_integer() for g in got):
+            return Verdict(False, "Return a pair of class indices (a, b).")
+        a, b = (int(g) for g in got)
+        both = np.asarray(C) + np.asarray(C).T
+        off = both[np.triu_indices(len(C), 1)]
+        if a != b and 0 <= min(a, b) and max(a, b) < len(C) and both[a, b] == off.max(): continue
+        for wrong, why in ((_with_diagonal, _DIAGONAL_HINT), (_one_way, _ONE_WAY_HINT), (_from_rates, _RATES_HINT)):
+            if all(set(np.ravel(fn(np.array(M))).tolist()) == set(wrong(M)) for M in _confusion_cases()): return Verdict(False, why)
+        return Verdict(False, f"For the {len(C)} × {len(C)} matrix\n{np.asarray(C)}\nyour pair is ({a}, {b}); another pair is mixed up more often. "
+                              "Add C to its transpose and look for the largest entry off the diagonal.")
+    names = DATASETS["fashion_mnist"]["class_names"]
+    a, b = _most_confused_ref(real)
+    ranked = sorted(((real[i, j] + real[j, i], i, j) for i in range(10) for j in range(i + 1, 10)), reverse=True)
+    runner = ranked[1]
+    return Verdict(True, f"on the chapter's MLP (seed 0) the pair mixed up most often is {names[a]} and {names[b]}: {real[a, b] + real[b, a]} "
+                         f"test images ({real[a, b]} one way, {real[b, a]} the other); next come {names[runner[1]]} and {names[runner[2]]} "
+                         f"with {runner[0]}.")
+
+# %% ../nbs/30_exercises.ipynb #1be78991
+def _dead_units_ref(model, X):
+    "Units of the first layer whose ReLU output is 0 for every row of X: a boolean mask, one entry per unit."
+    model.propagate(model.prepare_X(X))
+    return np.all(model.layers[0].z <= 0, axis=0)
+
+def _dead_any(model, X):
+    model.propagate(model.prepare_X(X))
+    return np.any(model.layers[0].z <= 0, axis=0)
+
+def _dead_by_norm(model, X): return np.linalg.norm(model.layers[0].W, axis=0) < 1e-3
+
+_DEAD_OPTIONS = {
+    "a": "Every unit starts from N(0, 0.01²), these too: their first picture was noise like the others'. What happened to them while training?",
+    "b": "",
+    "c": "A background pixel is 0, and a 0 contributes nothing to z = x·w + b, whatever its weight: no unit can respond to blank paper.",
+    "d": "Half true for the static ones: each tile has its own colour scale. But drawn on one scale (shared_scale=True) they are all blank — why are their weights so small?"}
+_ANY_HINT = ("That marks the units that are off for *some* image — nearly every ReLU unit is, for some. Dead means off for "
+             "every image: all, not any.")
+_NORM_HINT = ("Small weights are what a dead unit ends up with under L2, not what makes it dead: a unit with ordinary weights and a "
+              "very negative bias is dead too. Look at what the unit outputs on X.")
+
+def _planted_net():
+    "A 20-8-3 ReLU network whose units 1 and 4 are dead by a very negative bias, unit 6 by zero weights, on 60 random inputs."
+    from fnn_nbdev.model import FNN
+    net = FNN([20, 8, 3], "relu", seed=1)
+    net.layers[0].b[[1, 4]] = -1e3
+    net.layers[0].W[:, 6], net.layers[0].b[6] = 0, 0
+    return net, _rng(31).normal(size=(60, 20)).astype(np.float32)
+
+def _dead_fix_ref():
+    "(b): dead — off for every training image, so no gradient from the data reaches their weights and L2 shrinks them to ~0."
+    def dead_units(model, X):
+        model.forward(X)
+        return np.all(model.layers[0].a <= 0, axis=0)    # ReLU: a = 0 exactly when z <= 0
+    return "b", dead_units
+
+def _dead_mistakes():
+    return [(("b", _dead_any), _ANY_HINT), (("b", _dead_by_norm), _NORM_HINT),
+            (("a", _dead_units_ref), _DEAD_OPTIONS["a"]), (("c", _dead_units_ref), _DEAD_OPTIONS["c"])]
+
+@_exercise(11, "Blank first-layer units: diagnose, then find them", solution=_dead_fix_ref, mistakes=_dead_mistakes)
+def check_dead_units(answer):
+    "`(letter, dead_units)`: why some first-layer units of the chapter's readable network look blank, and `dead_units(model, X)` -> a boolean mask of them."
+    wrong, fn = _letter_and(answer, _DEAD_OPTIONS, "b", "function dead_units(model, X)")
+    if wrong is not None: return wrong
+    if not callable(fn): return Verdict(False, "Right diagnosis. The second item is your function dead_units(model, X), returning one True/False per first-layer unit.")
+    planted, Xp = _planted_net()
+    chapter = lambda: (_readable_net(), _fashion_parts()[0][0], "the chapter's readable network")   # trained once the planted case passes
+    for case in ((planted, Xp, "a 20-8-3 network with units 1, 4 and 6 dead"), chapter):
+        model, data, what = case() if callable(case) else case
+        want = _dead_units_ref(model, data)
+        got = fn(model, data.copy())
+        if got is None: return Verdict(False, "Right diagnosis. Your function returned None: did you forget `return`?")
+        got = np.asarray(got)
+        if got.shape != want.shape:
+            return Verdict(False, f"Right diagnosis. Return one entry per first-layer unit ({want.shape[0]} for {what}), got shape {got.shape}: "
+                                  "axis 0 of the layer's outputs runs over the images, axis 1 over the units.")
+        if not np.array_equal(got.astype(bool), want):
+            for mistake, why in ((_dead_any, _ANY_HINT), (_dead_by_norm, _NORM_HINT)):
+                if np.array_equal(got.astype(bool), mistake(model, data)): return Verdict(False, why)
+            return Verdict(False, f"Right diagnosis, but on {what} your mask marks units {np.flatnonzero(got).tolist()}, and the dead ones are "
+                                  f"{np.flatnonzero(want).tolist()}. A unit is dead when its ReLU outputs 0 for every row of X.")
+    dead = _dead_units_ref(model, data)
+    norms = np.linalg.norm(model.layers[0].W, axis=0)
+    return Verdict(True, f"(b): {int(dead.sum())} of the readable network's 64 units are off for all 10 000 training images; no gradient from the "
+                         f"data reaches their weights, and the L2 penalty has shrunk them to at most {norms[dead].max():.1e} (the median unit: "
+                         f"{np.median(norms):.2f}). On its own colour scale such a residue can look like static; on one scale it is blank.")
+
+# %% ../nbs/30_exercises.ipynb #55cbec2a
+_SMALL_SET_TARGET = dict(test_accuracy=0.82, gap=0.10, epochs=30)   # exercise 11.3: the bar, and the budget
+_SMALL_DATA = ("dataset", "n_samples", "noise", "val_fraction", "test_fraction")
+
+def small_set_config():
+    "The run of chapter 11's overfitting experiment: 2 000 training and 1 000 validation images of Fashion-MNIST, 784-128-128-10, Adam."
+    from fnn_nbdev.config import RunConfig
+    return RunConfig(dataset="fashion_mnist", n_samples=3000, val_fraction=1 / 3, test_fraction=0.0, standardize=False,
+                     hidden=[128, 128], activation="relu", optimizer="adam", lr=2e-3, batch_size=100, epochs=20, seed=0)
+
+@functools.lru_cache(maxsize=2)
+def _small_data(standardize:bool):
+    return small_set_config().replace(standardize=standardize).build_data()
+
+def _small_set_scores(cfg, seeds=(0, 1)) -> dict:
+    "Train `cfg` on the chapter's fixed data with each seed (as run_experiment would: early stopping on the validation loss); mean accuracies."
+    from fnn_nbdev.train import EarlyStopping
+    from threadpoolctl import threadpool_limits
+    data = _small_data(cfg.standardize)
+    train, test = [], []
+    with threadpool_limits(1):
+        for s in seeds:
+            c = cfg.replace(seed=s)
+            model = c.build_model(data["train"][0].shape[1], data["info"])
+            stop = [EarlyStopping(patience=c.early_stopping)] if c.early_stopping else []
+            model.fit(*data["train"], validation_data=data["val"], callbacks=stop, progress=False, **c.fit_arguments())
+            train.append(model.evaluate(*data["train"])["accuracy"])
+            test.append(model.evaluate(*data["test"])["accuracy"])
+    return dict(train=float(np.mean(train)), test=float(np.mean(test)), gap=float(np.mean(train) - np.mean(test)))
+
+_SMALL_DATA_HINT = ("Keep the chapter's data — dataset, n_samples, val_fraction, test_fraction as in `small` — so that the numbers "
+                    "compare: start from `small.replace(...)` and change the network and the training only.")
+_SMALL_BUDGET_HINT = "Stay within the budget of 30 epochs: longer training is another experiment."
+_GAP_HINT = "the network still memorises its 2 000 images"
+_WEAK_HINT = "it got there by making the network worse on every image"
+
+def _small_set_ref():
+    "One wide layer with strong dropout (0.7 of 512 units) keeps the gap small; a cosine decay of the rate over 30 epochs lets training settle."
+    return small_set_config().replace(hidden=[512], dropout=0.7, lr_schedule="cosine", epochs=30)
+
+def _small_set_mistakes():
+    small = small_set_config()
+    return [(small.replace(n_samples=6000), _SMALL_DATA_HINT), (small.replace(epochs=60, dropout=0.5), _SMALL_BUDGET_HINT),
+            (small.replace(hidden=[256, 256], dropout=[0.2, 0.5], lr_schedule="cosine", epochs=30), _GAP_HINT), (small.replace(l2=0.03), _WEAK_HINT)]
+
+@_exercise(11, "Close the gap without losing accuracy", solution=_small_set_ref, mistakes=_small_set_mistakes)
+def check_small_set_config(cfg):
+    "`cfg`: a `RunConfig` (or a dict of settings) for the chapter's 2 000 images with a test accuracy and a train − test gap that meet the bar (at least 82 % test, at most 10 points of gap, at most 30 epochs; seeds 0 and 1)."
+    from fnn_nbdev.config import RunConfig
+    from fnn_nbdev.errors import FNNError
+    if isinstance(cfg, dict):
+        try: cfg = RunConfig.from_dict(cfg)
+        except FNNError as e: return Verdict(False, f"RunConfig refuses these settings: {e}")
+    if not isinstance(cfg, RunConfig): return Verdict(False, "Give a RunConfig, e.g. small.replace(dropout=0.5), or a dict of its settings.")
+    small, bar = small_set_config(), _SMALL_SET_TARGET
+    if any(getattr(cfg, k) != getattr(small, k) for k in _SMALL_DATA): return Verdict(False, _SMALL_DATA_HINT)
+    if cfg.epochs > bar["epochs"]: return Verdict(False, _SMALL_BUDGET_HINT)
+    got = _small_set_scores(cfg)
+    said = (f"Over seeds 0 and 1: {100 * got['train']:.1f} % training accuracy, {100 * got['test']:.1f} % test accuracy, a gap of "
+            f"{100 * got['gap']:.1f} points (the bar: at least {100 * bar['test_accuracy']:.0f} % test, a gap of at most {100 * bar['gap']:.0f}).")
+    if got["test"] >= bar["test_accuracy"] and got["gap"] <= bar["gap"]:
+        return Verdict(True, said + " In the chapter (20 epochs, 3 seeds) no remedy gave 80.8 % with a gap of 13.5 points, dropout alone 80.0 % and 7.2.")
+    if got["test"] >= bar["test_accuracy"]:
+        return Verdict(False, f"{said} The accuracy is there, but {_GAP_HINT}: regularise more (dropout, weight decay, early stopping).")
+    if got["gap"] <= bar["gap"]:
+        return Verdict(False, f"{said} The gap is small, but {_WEAK_HINT}: too strong a remedy. Weaken it, and give training what "
+                              "helps it settle (a decaying learning rate, a few more epochs).")
+    return Verdict(False, f"{said} Both are short of the bar: start from section 5's dropout run and let the learning rate decay (lr_schedule).")
 
 # %% ../nbs/30_exercises.ipynb #f170d2bf
 from .activations import Activation
