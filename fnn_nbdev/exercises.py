@@ -17,7 +17,8 @@ __all__ = ['EXERCISES', 'SICK_RUN', 'SEARCH_PROBLEM', 'OVERFIT_SETUP', 'Verdict'
            'check_overfit_fix']
 
 # %% ../nbs/30_exercises.ipynb #f77ee1a3
-import functools, inspect, math, textwrap, warnings
+import functools, inspect, math, tempfile, textwrap, warnings
+from pathlib import Path
 import numpy as np
 
 # %% ../nbs/30_exercises.ipynb #4e6c1cdb
@@ -865,20 +866,19 @@ def check_linear_baseline(answer):
 # %% ../nbs/30_exercises.ipynb #a7eae2db
 SICK_RUN = dict(dataset="spirals", hidden=[32] * 5, activation="sigmoid", init="xavier_normal", optimizer="sgd", lr=0.1, epochs=30)
 
-def _tracked_run(changes:dict=None):
+def _tracked_run(changes:dict|None=None):
     "The record of notebook 8's sick run with `changes` applied, in a fresh temporary folder."
-    import tempfile
-    from pathlib import Path
     from fnn_nbdev.tracking import run_tracked
     _, run = run_tracked({**SICK_RUN, **(changes or {})}, run_dir=Path(tempfile.mkdtemp()) / "run")
     return run
 
 def _as_record(run):
     "A run record from a `Run` or its folder (None: neither)."
+    from fnn_nbdev.errors import FNNError
     from fnn_nbdev.records import load_run
     if hasattr(run, "history") and hasattr(run, "config"): return run
     try: return load_run(run)
-    except Exception: return None
+    except FNNError: return None
 
 def _grad_ratio(history:dict) -> float:
     "‖∇ layer 1‖ / ‖∇ last layer‖ at the first epoch's probe."
@@ -1035,7 +1035,6 @@ SEARCH_PROBLEM = {"dataset": "spirals", "n_samples": 600, "epochs": 10, "batch_s
 
 def _budget_sweep(parameters:dict, count:int=12, problem:dict|None=None, seed:int=0):
     "A random sweep over `parameters` on the search problem, in a fresh temporary folder."
-    import tempfile
     from fnn_nbdev.sweeps import run_sweep
     fixed = {k: {"value": v} for k, v in (problem or SEARCH_PROBLEM).items()}
     cfg = {"method": "random", "metric": {"name": "val_accuracy"}, "parameters": {**fixed, **parameters}}
