@@ -10,45 +10,15 @@ flips every pair) so that the load of a shared machine falls on both alike; the 
 epoch of each and the median and min–max of the per-pair ratios fnn_nbdev / PyTorch (< 1: fnn_nbdev is faster).
 BLAS threads are set for NumPy through threadpoolctl and for PyTorch through `torch.set_num_threads`.
 
-PyTorch is not a dependency of fnn_nbdev. If it cannot be imported here, the script makes its own environment,
-bench/.venv-torch, installs torch==2.13.0 (only if a local wheel of exactly that version is available, which
-avoids downloading gigabytes) with the same NumPy, and runs itself again there with fnn_nbdev on PYTHONPATH.
-Where that is impossible it says so and exits 0.
+PyTorch is not a dependency of fnn_nbdev: where it cannot be imported, bench/torch_side.py makes bench/.venv-torch
+(torch==2.13.0 from a local wheel only) and runs the script again there; where that is impossible it says so and
+exits 0.
 """
-import argparse, os, statistics, subprocess, sys, time
-from pathlib import Path
+import argparse, os, statistics, time
+from torch_side import ensure_torch, torch_mlp, torch_epoch
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "bench" / ".venv-torch"
-TORCH = "2.13.0"
 SIZES, BATCH, N = [784, 256, 128, 10], 128, 60_000
 LR = {"sgd": 0.01, "adam": 1e-3}
-
-def skip(msg):
-    print(f"compare.py: skipped: {msg}")
-    sys.exit(0)
-
-def venv_python(): return VENV / "bin" / "python"
-
-def ensure_torch_env():
-    "Run this script again under an environment that has torch==2.13.0 (created once), or skip."
-    if os.environ.get("FNN_BENCH_REEXEC"): skip("torch is still not importable in the bench environment")
-    import numpy
-    py = venv_python()
-    if not py.exists():
-        print(f"creating {VENV.relative_to(ROOT)} for torch=={TORCH} (once)", flush=True)
-        if subprocess.run([sys.executable, "-m", "venv", str(VENV)]).returncode: skip("could not create a virtual environment")
-    pip = [str(py), "-m", "pip", "--disable-pip-version-check", "-q"]
-    if subprocess.run([str(py), "-c", f"import torch, threadpoolctl; assert torch.__version__.split('+')[0] == '{TORCH}'"],
-                      capture_output=True).returncode:
-        # only a wheel already on this machine: the same version from an index is gigabytes of download
-        probe = subprocess.run(pip + ["install", "--dry-run", "--no-index", "--no-deps", f"torch=={TORCH}"], capture_output=True)
-        if probe.returncode: skip(f"no local wheel of torch=={TORCH} on this machine (pip's find-links); not downloading one")
-        if subprocess.run(pip + ["install", "--only-binary=:all:", f"torch=={TORCH}", f"numpy=={numpy.__version__}",
-                                 "threadpoolctl"]).returncode:
-            skip(f"pip could not install torch=={TORCH} into {VENV}")
-    env = dict(os.environ, FNN_BENCH_REEXEC="1", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    sys.exit(subprocess.run([str(py), __file__, *sys.argv[1:]], env=env).returncode)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,37 +28,11 @@ def main():
     ap.add_argument("--optimizers", default="sgd,adam")
     ap.add_argument("--n", type=int, default=N, help="training samples")
     args = ap.parse_args()
-    try:
-        import torch
-    except ImportError:
-        ensure_torch_env()
+    ensure_torch(__file__)
+    import torch
     import numpy as np
     from threadpoolctl import threadpool_limits
     from fnn_nbdev.model import FNN
-
-    def torch_model(fnn, dtype):
-        "The same MLP in PyTorch, with fnn_nbdev's initial weights (nn.Linear stores W transposed)."
-        layers = []
-        for i, layer in enumerate(fnn.layers):
-            lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.W.T.copy())); lin.bias.copy_(torch.from_numpy(layer.b))
-            layers += [lin] + ([torch.nn.ReLU()] if i < len(fnn.layers) - 1 else [])
-        return torch.nn.Sequential(*layers)
-
-    def torch_epoch(model, opt, X, y, gen):
-        loss_fn, total, correct, n = torch.nn.CrossEntropyLoss(), 0.0, 0, len(X)
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            xb, yb = X[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx); correct += int((out.argmax(1) == yb).sum())
-        return total / n, correct / n
 
     rng = np.random.default_rng(0)
     n = args.n
@@ -119,7 +63,7 @@ def main():
                 with threadpool_limits(limits=threads):
                     torch.set_num_threads(threads)
                     fnn = FNN(SIZES, "relu", seed=0, dtype=dtype)
-                    tm = torch_model(fnn, tdtype)
+                    tm = torch_mlp(fnn, tdtype)
                     topt = (torch.optim.SGD(tm.parameters(), lr=lr) if opt_name == "sgd"
                             else torch.optim.Adam(tm.parameters(), lr=lr))
                     def run_fnn(seed):
@@ -128,7 +72,7 @@ def main():
                         return time.perf_counter() - t
                     def run_torch(seed):
                         t = time.perf_counter()
-                        torch_epoch(tm, topt, X_t, y_t, gen)
+                        torch_epoch(tm, topt, X_t, y_t, gen, BATCH)
                         return time.perf_counter() - t
                     run_fnn(0); run_torch(0)   # warm-up: buffers, caches, lazy initialisation
                     a, b, peaks = [], [], []

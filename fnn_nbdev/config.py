@@ -218,7 +218,12 @@ def make_config(config:dict|None=None, **overrides) -> dict:
 @dataclass(frozen=True)
 class Setting:
     "One setting of `RunConfig`, as the command line, sweeps and widgets see it."
-    name:str; default:object; kind:str; help:str; group:str; choices:tuple|None
+    name:str
+    default:object
+    kind:str
+    help:str
+    group:str
+    choices:tuple|None
 
 @patch(cls_method=True)
 def settings(cls:RunConfig) -> list:

@@ -165,7 +165,8 @@ DATASETS = {
                        class_names=IMAGE_SETS["fashion_mnist"]["class_names"], split=(60000, 10000)),
 }
 for _info in DATASETS.values():  # every entry has every key: None where a set has no class names or no official split
-    _info.setdefault("class_names", None); _info.setdefault("split", None)
+    _info.setdefault("class_names", None)
+    _info.setdefault("split", None)
 
 _GENERATORS = dict(xor=make_xor, spirals=make_spirals, moons=make_moons, circles=make_circles,
                    blobs=make_blobs, regression=make_regression_1d)
@@ -204,7 +205,9 @@ def _generate_mnist1d(seed:int) -> tuple:
     args.seed = seed
     np_state, py_state = np.random.get_state(), random.getstate()
     try: d = make_dataset(args)
-    finally: np.random.set_state(np_state); random.setstate(py_state)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     return (d["x"].astype(np.float32), d["y"].astype(np.int64), d["x_test"].astype(np.float32), d["y_test"].astype(np.int64))
 
 def _read_cache(path:Path):
@@ -291,8 +294,11 @@ def _allocate(counts, fractions) -> np.ndarray:
         behind = seen * f - (given + a)                      # how far each part lags its share so far
         a[np.argsort(-behind, kind="stable")[:c - a.sum()]] += 1
         if c >= len(f):                                      # every part gets at least one of this group
-            for p in np.flatnonzero(a == 0): a[a.argmax()] -= 1; a[p] += 1
-        given += a; rows.append(a)
+            for p in np.flatnonzero(a == 0):
+                a[a.argmax()] -= 1
+                a[p] += 1
+        given += a
+        rows.append(a)
     return np.array(rows)
 
 # %% ../nbs/08_data.ipynb #b4b92592

@@ -14,7 +14,8 @@ __all__ = ['EXERCISES', 'SICK_RUN', 'SEARCH_PROBLEM', 'OVERFIT_SETUP', 'Verdict'
            'check_dead_fix', 'check_precision_recall', 'check_r2', 'check_confusion', 'check_linear_baseline',
            'check_vanishing_fix', 'check_best_epoch', 'check_run_statuses', 'check_sweep_config',
            'check_log_uniform_median', 'check_sweep_budget', 'check_xor_features', 'playground_test_loss',
-           'check_overfit_fix']
+           'check_overfit_fix', 'LeCunTanh', 'shuffled_copy', 'broken_run', 'train_run', 'check_unscaled_fix',
+           'check_capacity_fix', 'check_derivative_fix', 'check_shuffle_fix']
 
 # %% ../nbs/30_exercises.ipynb #f77ee1a3
 import functools, inspect, math, tempfile, textwrap, warnings
@@ -893,7 +894,8 @@ _TOP_LAYER_HINT = ("Layer 6 is the output layer: its gradient is the largest (th
                    "weights spread out over the epochs. Look for the lowest line, and the histogram whose bands stay flat.")
 _MIDDLE_LAYER_HINT = "Lower than that: follow the gradient-norm lines down to the lowest one — the layer furthest from the output."
 _STILL_SIGMOID_HINT = ("Right layer, but it still gets almost no gradient: each sigmoid layer on the way down multiplies the "
-                       "gradient by σ′(z) ≤ 0.25, whatever the learning rate or optimiser. Change what shrinks it: the activation (and its init).")
+                       "gradient by σ′(z) ≤ 0.25, whatever the learning rate or optimiser. "
+                       "Change what shrinks it: the activation (and its init).")
 
 def _vanishing_mistakes():
     relu = _tracked_run({"activation": "relu", "init": "he_normal"})
@@ -904,7 +906,7 @@ def _vanishing_mistakes():
            note="Layer 1: its gradient norm is about 1/500 of layer 6's at the first epoch, and its weight histogram does not\n"
                 "change over the 30 epochs. ReLU with He initialisation (or tanh) lets the gradient reach it:")
 def check_vanishing_fix(answer):
-    "`(layer, run)`: the layer of notebook 8's sick run that hardly learns, and the record of a run (same data, five hidden layers of 32) that fixes it."
+    "`(layer, run)`: the layer of notebook 8's sick run that hardly learns, and the record of a run that fixes it (same data and layers)."
     if not isinstance(answer, (tuple, list)) or len(answer) != 2: return Verdict(False, "Give a pair (layer number, run record).")
     layer, run = answer
     if layer is None: return Verdict(False, "Replace `None` with the number of the layer (1: next to the inputs, 6: the output layer).")
@@ -913,18 +915,21 @@ def check_vanishing_fix(answer):
     if int(layer) == 6: return Verdict(False, _TOP_LAYER_HINT)
     if int(layer) != 1: return Verdict(False, _MIDDLE_LAYER_HINT)
     run = _as_record(run)
-    if run is None: return Verdict(False, "Right layer. The second item is the record of your fixed run: what `run_tracked` returns second (or its folder).")
+    if run is None:
+        return Verdict(False, "Right layer. The second item is the record of your fixed run: what `run_tracked` returns second (or its folder).")
     from fnn_nbdev.config import RunConfig
     cfg = RunConfig.from_dict(run.config)
     if cfg.dataset != "spirals" or tuple(cfg.hidden) != (32,) * 5 or cfg.n_samples is not None or cfg.noise is not None:
-        return Verdict(False, "Right layer. Keep the data (spirals, default size and noise) and the network (five hidden layers of 32): fix the training.")
+        return Verdict(False, "Right layer. Keep the data (spirals, default size and noise) and the network (five hidden layers of 32): "
+                              "fix the training.")
     h = run.history
     if not h.get("val_accuracy") or not any(k.startswith("grad_norm/") for k in h):
         return Verdict(False, "Right layer. That record holds no finished epochs with gradient norms: pass a run that trained.")
     ratio, best = _grad_ratio(h), max(h["val_accuracy"])
     if ratio < 0.05:
         if cfg.activation == "sigmoid": return Verdict(False, _STILL_SIGMOID_HINT + f" (Your run: layer 1 gets {ratio:.1e} of layer 6's gradient.)")
-        return Verdict(False, f"Right layer, but in your run layer 1 still gets only {ratio:.1e} of the last layer's gradient: aim for at least a twentieth.")
+        return Verdict(False, f"Right layer, but in your run layer 1 still gets only {ratio:.1e} of the last layer's gradient: "
+                              "aim for at least a twentieth.")
     if best < 0.75:
         return Verdict(False, f"Right layer, and the gradient now reaches it (ratio {ratio:.2f}); but the run's best validation accuracy is "
                               f"{best:.3f}. Tune the learning rate (or the epochs) for your activation until it reaches 0.75.")
@@ -941,8 +946,10 @@ def _best_epoch_last(history):
 _BEST_EPOCH_MISTAKES = [
     (lambda history: int(np.argmax(history["val_accuracy"])), "Epochs count from 1, list positions from 0: add 1."),
     (_best_epoch_last, "On ties take the first epoch that reached the best value (np.argmax does): the last one is only as good, and later."),
-    (lambda history: int(np.argmin(history["loss"])) + 1, "That is the epoch with the lowest *training* loss; the best epoch is judged on the validation accuracy."),
-    (lambda history: int(np.argmin(history["val_loss"])) + 1, "That is the epoch with the lowest validation loss; this exercise (and the run summary's `best`) judges by validation accuracy."),
+    (lambda history: int(np.argmin(history["loss"])) + 1,
+     "That is the epoch with the lowest *training* loss; the best epoch is judged on the validation accuracy."),
+    (lambda history: int(np.argmin(history["val_loss"])) + 1,
+     "That is the epoch with the lowest validation loss; this exercise (and the run summary's `best`) judges by validation accuracy."),
 ]
 
 def _history_cases():
@@ -1054,7 +1061,8 @@ _KEEP_PROBLEM = "Keep the problem's settings (SEARCH_PROBLEM: dataset, n_samples
 _WASTED = "Half of your trials or more score below 0.88: most of the budget is spent where the comparison found nothing good."
 
 def _budget_mistakes():
-    return [(_budget_sweep(_NARROW, count=13), _OVER_BUDGET), (_budget_sweep(_NARROW, count=2, problem={**SEARCH_PROBLEM, "epochs": 20}), _KEEP_PROBLEM),
+    return [(_budget_sweep(_NARROW, count=13), _OVER_BUDGET),
+            (_budget_sweep(_NARROW, count=2, problem={**SEARCH_PROBLEM, "epochs": 20}), _KEEP_PROBLEM),
             (_budget_sweep(_WIDE), _WASTED)]
 
 @_exercise(9, "Spend a budget of 12 trials well", solution=_budget_ref, mistakes=_budget_mistakes,
@@ -1069,13 +1077,15 @@ def check_sweep_budget(result):
     if result.metric != "val_accuracy": return Verdict(False, "The sweep's metric is val_accuracy.")
     lr = params.get("lr", {})
     if "distribution" not in lr and len(lr.get("values", [])) < 3:
-        return Verdict(False, "Keep searching the learning rate (a distribution, or at least three values): a sweep that only repeats one setting learns nothing.")
+        return Verdict(False, "Keep searching the learning rate (a distribution, or at least three values): "
+                              "a sweep that only repeats one setting learns nothing.")
     scores = [t.metric if t.ok else 0.0 for t in result.trials]
     median = float(np.median(scores))
     if median < 0.88: return Verdict(False, _WASTED + f" Your median: {median:.3f}. Narrow the space to where the good trials were.")
     best = result.best
     again = float(run_experiment(best.config, progress=False).final["val_accuracy"])   # the best trial, re-trained
-    if again < 0.95: return Verdict(False, f"Your trials are well placed (median {median:.3f}), but the best one re-trains to {again:.3f}: aim for 0.95.")
+    if again < 0.95:
+        return Verdict(False, f"Your trials are well placed (median {median:.3f}), but the best one re-trains to {again:.3f}: aim for 0.95.")
     searched = {k: round(v, 4) if isinstance(v, float) else v for k, v in best.params.items() if k not in SEARCH_PROBLEM}
     return Verdict(True, f"{len(result.trials)} trials, median {median:.3f}, best {again:.3f} when re-trained ({searched}). "
                          "Notebook 9's random searches over the whole space had medians of 0.48 to 0.78 in their trials 9–24.")
@@ -1136,11 +1146,12 @@ def playground_test_loss(pg) -> float:
 
 _OVERFIT_OPTIONS = {"a": "The steps are fine: the training loss falls smoothly, all the way to 0.02. A jumping loss is the sign of too large a rate.",
                     "b": "",
-                    "c": "More epochs make it worse: the test loss was lowest near epoch 60 and has risen since, while the training loss kept falling.",
+                    "c": "More epochs make it worse: the test loss was lowest near epoch 60 and has risen since, "
+                         "while the training loss kept falling.",
                     "d": "The test loss reached 0.17 and 94 % of the test points are on the right side: the classes can be separated — mostly."}
 
 def _overfit_ref():
-    "(b): 50 training points and a network with 7 features and two hidden layers fit the noise. Two Gaussians are split by a line: keep x1, x2, no hidden layer."
+    "(b): 50 points, 7 features and two hidden layers fit the noise. Two Gaussians are split by a line: keep x1, x2, no hidden layer."
     return "b", _overfit_playground(features=("x1", "x2"), hidden=())
 
 def _overfit_mistakes():
@@ -1157,14 +1168,15 @@ def _overfit_check_losses():
 
 @_exercise(10, "A Playground that overfits: diagnose and fix", solution=_overfit_ref, mistakes=_overfit_mistakes)
 def check_overfit_fix(answer):
-    "`(letter, playground)`: what is wrong with notebook 10's overfitting Playground, and a retrained one (same data) whose test loss is at most 0.17."
+    "`(letter, playground)`: what is wrong with notebook 10's overfitting Playground, and a retrained one (same data), test loss ≤ 0.17."
     wrong, pg = _letter_and(answer, _OVERFIT_OPTIONS, "b", "trained Playground")
     if wrong is not None: return wrong
     if not hasattr(pg, "state"): return Verdict(False, "Right diagnosis. Now the second item: the Playground you retrained with a fix.")
     st = pg.state()
     keep = {k: OVERFIT_SETUP[k] for k in ("dataset", "noise", "train_ratio")}
     if any(not math.isclose(st[k], v) if isinstance(v, float) else st[k] != v for k, v in keep.items()) or st["seed"] != 0 or st["n_samples"] != 500:
-        return Verdict(False, "Keep the data (gaussian, noise 0.5, train ratio 0.1, 500 points, seed 0): fix the model or the training, not the problem.")
+        return Verdict(False, "Keep the data (gaussian, noise 0.5, train ratio 0.1, 500 points, seed 0): "
+                              "fix the model or the training, not the problem.")
     if st["epoch"] == 0: return Verdict(False, "Right diagnosis. Train your Playground (pg.step(n)) before passing it.")
     loss = playground_test_loss(pg)
     if loss <= 0.17:
@@ -1172,3 +1184,301 @@ def check_overfit_fix(answer):
                              "Fewer features, a smaller network, stopping near the best epoch or a penalty all fight overfitting.")
     return Verdict(False, f"Right diagnosis, but your Playground still overfits: test loss {loss:.3f} (data only) after {st['epoch']} epochs. "
                           "Make the model simpler, add a penalty, or stop where the test loss was lowest; aim for 0.17.")
+
+# %% ../nbs/30_exercises.ipynb #f170d2bf
+from .activations import Activation
+
+# %% ../nbs/30_exercises.ipynb #4c8d74e3
+class LeCunTanh(Activation):
+    "LeCun's scaled tanh $f(z) = 1.7159\\tanh(2z/3)$, as written for the run `broken_run('lecun_tanh')` of exercise 12.3."
+    name, saturates = "lecun_tanh", "both"
+    def forward(self, z, out=None):
+        out = np.multiply(z, 2 / 3, out=out)
+        np.tanh(out, out=out)
+        out *= 1.7159
+        return out
+    def derivative(self, z): return 1.7159 * 2 / 3 * (1 - z ** 2)
+
+def shuffled_copy(X, y, seed:int=0):
+    "The data pipeline of the run `broken_run('shuffled')`: `(X, y)` in a random order, before the split."
+    rng = np.random.default_rng(seed)
+    return X[rng.permutation(len(X))], y[rng.permutation(len(y))]
+
+# %% ../nbs/30_exercises.ipynb #92fb9f0d
+def _wine_run():
+    from fnn_nbdev.data import load_dataset, split
+    from fnn_nbdev.model import FNN
+    (X, y), val = split(*load_dataset("wine"), (0.75, 0.25), seed=0)
+    return dict(model=FNN([13, 16, 3], "tanh", init="xavier_normal", seed=0), X=X, y=y, validation_data=val,
+                fit=dict(epochs=50, batch_size=16, optimizer="adam", lr=1e-3, seed=0))
+
+def _spirals_run():
+    from fnn_nbdev.data import make_spirals, split
+    from fnn_nbdev.model import FNN
+    (X, y), val = split(*make_spirals(600, noise=0.2, seed=0), (0.75, 0.25), seed=0)
+    return dict(model=FNN([2, 3, 3], "relu", seed=0), X=X, y=y, validation_data=val,
+                fit=dict(epochs=60, batch_size=32, optimizer="adam", lr=1e-2, seed=0))
+
+def _digits_run(model, shuffle=None):
+    "A digits run with `model`: the pipeline `shuffle(X, y, seed=0)` (if given), then a 75/25 split standardised on the training part."
+    from fnn_nbdev.data import Standardizer, load_dataset, split
+    X, y = load_dataset("digits")
+    if shuffle is not None: X, y = shuffle(X, y, seed=0)
+    (X_tr, y_tr), (X_va, y_va) = split(X, y, (0.75, 0.25), seed=0)
+    s = Standardizer().fit(X_tr)
+    return dict(model=model, X=s.transform(X_tr), y=y_tr, validation_data=(s.transform(X_va), y_va),
+                fit=dict(epochs=20, batch_size=32, optimizer="adam", lr=1e-3, seed=0))
+
+def _lecun_run(act=None):
+    from fnn_nbdev.model import FNN
+    return _digits_run(FNN([64, 32, 10], [LeCunTanh() if act is None else act, "softmax"], seed=0))
+
+def _shuffled_run(shuffle=shuffled_copy):
+    from fnn_nbdev.model import FNN
+    return _digits_run(FNN([64, 64, 10], "relu", seed=0), shuffle)
+
+_RUNS = dict(wine=_wine_run, spirals=_spirals_run, lecun_tanh=_lecun_run, shuffled=_shuffled_run)
+
+def broken_run(name:str) -> dict:
+    "A run of chapter 12 that goes wrong, as a dict: `model` (untrained), `X`, `y`, `validation_data`, `fit` (settings for `FNN.fit`)."
+    if name not in _RUNS: raise KeyError(f"name: expected one of {', '.join(_RUNS)}, got {name!r}")
+    return _RUNS[name]()
+
+def train_run(run:dict):
+    "Train `run['model']` (in place) on `run['X']`, `run['y']` with the settings `run['fit']`; returns the history (a dict of lists)."
+    return run["model"].fit(run["X"], run["y"], validation_data=run["validation_data"], progress=False, **run["fit"]).history
+
+# %% ../nbs/30_exercises.ipynb #fbb78240
+def _fixed_run(answer, options:dict, build) -> tuple:
+    "`(run, None)`: the answer's fix applied to a new broken run from `build`; `(None, Verdict)` when the letter (the right one is 'b') or the fix is not."
+    wrong, fix = _letter_and(answer, options, "b", "fix")
+    if wrong is not None: return None, wrong
+    if not callable(fix): return None, Verdict(False, "Right diagnosis. The second item is your fix: a function that takes the run dict and returns the repaired one.")
+    run = fix(build())
+    if not isinstance(run, dict) or not {"model", "X", "y", "validation_data", "fit"} <= set(run):
+        return None, Verdict(False, "Right diagnosis. Your fix must return a run dict with the keys model, X, y, validation_data and fit (e.g. `{**run, 'X': ...}`).")
+    return run, None
+
+def _accuracy(model, X, y) -> float: return float(np.mean(np.asarray(model.predict(X)).ravel() == np.asarray(y).ravel()))
+
+def _report(run):
+    "`diagnose` on a run as it will be trained: its optimiser, rate, batch size and validation data."
+    from fnn_nbdev.diagnose import diagnose
+    f = run["fit"]
+    return diagnose(run["model"], run["X"], run["y"], optimizer=f.get("optimizer", "adam"), lr=f.get("lr", 1e-3),
+                    batch_size=f.get("batch_size", 32), validation_data=run["validation_data"], seed=0)
+
+# %% ../nbs/30_exercises.ipynb #4db5c4d7
+_WINE_OPTIONS = {
+    "a": "A higher rate does not rescue it: the same run at lr = 1e-2 ends at about 40 % validation accuracy, at 1e-1 lower still. Try it — then look at the inputs.",
+    "b": "",
+    "c": "Try it: with 64 hidden units instead of 16 the raw run still ends below 80 % validation accuracy. What do the inputs look like (their scale, per feature)?",
+    "d": "The wine set's three classes have 59, 71 and 48 samples: within 1.5 × of each other (diagnose warns from 3 ×). Look elsewhere."}
+_WINE_VAL_HINT = ("Right diagnosis, half the fix: the validation inputs are still raw. Transform them too — with the statistics of the "
+                  "*training* part, the ones the network will see.")
+_WINE_SETTINGS_HINT = ("Right diagnosis, but your fix leaves the inputs off scale: no training setting brings proline (hundreds "
+                       "to thousands) and hue (about 1) onto one scale. Transform X.")
+
+def _wine_fix_ref():
+    "(b): proline is in the hundreds to thousands, hue about 1 — the tanh units saturate. Standardise, on the training part's statistics."
+    from fnn_nbdev.data import Standardizer
+    def fix(run):
+        s = Standardizer().fit(run["X"])
+        X_val, y_val = run["validation_data"]
+        return {**run, "X": s.transform(run["X"]), "validation_data": (s.transform(X_val), y_val)}
+    return "b", fix
+
+def _wine_mistakes():
+    from fnn_nbdev.data import Standardizer
+    def train_only(run): return {**run, "X": Standardizer().fit_transform(run["X"])}
+    def higher_rate(run): return {**run, "fit": {**run["fit"], "lr": 1e-2}}
+    _, fix = _wine_fix_ref()
+    return [(("b", train_only), _WINE_VAL_HINT), (("b", higher_rate), _WINE_SETTINGS_HINT),
+            (("a", fix), _WINE_OPTIONS["a"]), (("d", fix), _WINE_OPTIONS["d"])]
+
+@_exercise(12, "A wine classifier stuck at chance: diagnose and fix", solution=_wine_fix_ref, mistakes=_wine_mistakes)
+def check_unscaled_fix(answer):
+    "`(letter, fix)`: why `broken_run('wine')` does not learn, and `fix(run) -> run` that repairs it (same network, same settings)."
+    from fnn_nbdev.data import INPUT_SCALE_LIMIT, input_scale
+    run, wrong = _fixed_run(answer, _WINE_OPTIONS, _wine_run)
+    if wrong is not None: return wrong
+    m = run["model"]
+    if list(m.sizes) != [13, 16, 3] or m.layers[0].act.name != "tanh":
+        return Verdict(False, "Right diagnosis. Keep the network (13-16-3, tanh): the fault is not in it.")
+    if not np.array_equal(np.asarray(run["y"]), _wine_run()["y"]): return Verdict(False, "Right diagnosis. Keep the labels as they are (and in their order).")
+    if input_scale(run["X"]) > INPUT_SCALE_LIMIT: return Verdict(False, _WINE_SETTINGS_HINT + f" (Their root-mean-square is {input_scale(run['X']):.0f}; standardised data have 1.)")
+    X_val, y_val = run["validation_data"]
+    if input_scale(X_val) > INPUT_SCALE_LIMIT: return Verdict(False, _WINE_VAL_HINT)
+    train_run(run)
+    acc = _accuracy(m, X_val, y_val)
+    found = _report(_fixed_run(answer, _WINE_OPTIONS, _wine_run)[0])
+    bad = [c for c in ("unscaled_inputs", "saturated_units", "cannot_overfit_batch") if c in found]
+    if acc >= 0.9 and not bad:
+        return Verdict(True, "(b): the raw features range from tenths (nonflavanoid phenols, mean 0.36) to hundreds and thousands "
+                             "(proline, mean 735), so the tanh units sat at ±1. "
+                             f"Standardised, the same run reaches {acc:.1%} validation accuracy (raw: about 68 %), and diagnose finds no "
+                             "unscaled inputs and no saturated units.")
+    return Verdict(False, f"Right diagnosis, but your fixed run reaches {acc:.1%} validation accuracy" + (f" and diagnose still reports {', '.join(bad)}" if bad else "")
+                          + ": put every feature on one scale (mean 0, standard deviation 1 on the training part), the validation inputs too.")
+
+# %% ../nbs/30_exercises.ipynb #e4f0fbd2
+_SPIRALS_OPTIONS = {
+    "a": "Try it: at lr = 0.1 the same network ends no better (about 42 % training accuracy), and 300 epochs at 0.01 reach about 49 %. The rate is not what holds it back.",
+    "b": "",
+    "c": "The spirals are on scale: their root-mean-square is 0.42 (data.input_scale), far below diagnose's limit of 10, and it says nothing about the inputs.",
+    "d": "No unit is dead: diagnose counts them and has no dead_units finding. What does it say instead, and what does it suggest?"}
+_SPIRALS_SAME_NET_HINT = ("Right diagnosis, but your fix keeps the 2-3-3 network: a higher rate or more epochs get it to its best sooner, "
+                          "and its best is poor — three ReLU units cut the plane with three straight lines. Give it more units (and layers).")
+
+def _capacity_fix_ref():
+    "(b): three ReLU units give three straight lines; three interleaved spiral arms need many more pieces. A wider, deeper network."
+    from fnn_nbdev.model import FNN
+    def fix(run): return {**run, "model": FNN([2, 32, 32, 3], "relu", seed=0)}
+    return "b", fix
+
+def _capacity_mistakes():
+    def faster(run): return {**run, "fit": {**run["fit"], "lr": 0.1}}
+    def longer(run): return {**run, "fit": {**run["fit"], "epochs": 200}}
+    _, fix = _capacity_fix_ref()
+    return [(("b", faster), _SPIRALS_SAME_NET_HINT), (("b", longer), _SPIRALS_SAME_NET_HINT),
+            (("a", fix), _SPIRALS_OPTIONS["a"]), (("c", fix), _SPIRALS_OPTIONS["c"])]
+
+@_exercise(12, "Spirals that will not fit: diagnose and fix", solution=_capacity_fix_ref, mistakes=_capacity_mistakes)
+def check_capacity_fix(answer):
+    "`(letter, fix)`: why `broken_run('spirals')` underfits, and `fix(run) -> run` that repairs it (same data, at most 200 epochs)."
+    run, wrong = _fixed_run(answer, _SPIRALS_OPTIONS, _spirals_run)
+    if wrong is not None: return wrong
+    m, given = run["model"], _spirals_run()
+    if not hasattr(m, "sizes") or m.sizes[0] != 2 or m.sizes[-1] != 3:
+        return Verdict(False, "Right diagnosis. The fix is an FNN with 2 inputs and 3 outputs (one per arm) in run['model'].")
+    if not (np.array_equal(run["X"], given["X"]) and np.array_equal(run["y"], given["y"])):
+        return Verdict(False, "Right diagnosis. Keep the data as it is: the fault is not in it.")
+    if list(m.sizes) == [2, 3, 3]: return Verdict(False, _SPIRALS_SAME_NET_HINT)
+    if run["fit"].get("epochs", 10) > 200: return Verdict(False, "Keep the training short (at most 200 epochs): a network big enough fits the spirals in 60.")
+    train_run(run)
+    acc, val = _accuracy(m, run["X"], run["y"]), _accuracy(m, *run["validation_data"])
+    found = _report(_fixed_run(answer, _SPIRALS_OPTIONS, _spirals_run)[0])
+    bad = [c for c in ("cannot_overfit_batch", "underfitting") if c in found]
+    if acc >= 0.95 and val >= 0.9 and not bad:
+        return Verdict(True, f"(b): {m.sizes} reaches {acc:.1%} training and {val:.1%} validation accuracy (2-3-3: about 47 % and 35 %), "
+                             "and diagnose no longer says it cannot memorise one batch.")
+    return Verdict(False, f"Right diagnosis, but {m.sizes} still underfits: {acc:.1%} training accuracy, {val:.1%} validation"
+                          + (f", and diagnose reports {', '.join(bad)}" if bad else "") + ". Give it more units, or a second hidden layer.")
+
+# %% ../nbs/30_exercises.ipynb #1b8ec0cc
+def _lecun_ref_derivative(z): return 1.7159 * 2 / 3 * (1 - np.tanh(2 * z / 3) ** 2)
+
+def _lecun_with(derivative):
+    "A `LeCunTanh` whose derivative is `derivative`."
+    return type("LeCunTanhFixed", (LeCunTanh,), {"derivative": lambda self, z: derivative(z)})()
+
+_LECUN_MISTAKES = [
+    (lambda z: 1.7159 * 2 / 3 * (1 - z ** 2), ("That is still the run's derivative: 1 − z² uses z where the formula needs tanh(2z/3). "
+                                                "tanh′(u) = 1 − tanh²(u), evaluated at u = 2z/3.")),
+    (lambda z: 1.7159 * 2 / 3 * (1 - np.tanh(z) ** 2), "Almost: the inner function is u = 2z/3, so tanh′ is taken at 2z/3 — 1 − tanh²(2z/3), not 1 − tanh²(z)."),
+    (lambda z: 1 - np.tanh(2 * z / 3) ** 2, "The chain rule's outer factors are missing: f(z) = 1.7159·tanh(u) with u = 2z/3 gives f′ = 1.7159 · (2/3) · (1 − tanh²(u))."),
+    (lambda z: 1.7159 * 2 / 3 * (1 - np.tanh(2 * z / 3)), "tanh′(u) = 1 − tanh²(u): the tanh is squared."),
+]
+_LECUN_OPTIONS = {
+    "a": "The LR finder suggests a *higher* rate than 1e-3 for this run, and a lower one trains slower still. Look at what diagnose reports as an error.",
+    "b": "",
+    "c": "Its units are not saturated — diagnose has no saturated_units finding — and tanh-type units train digits well when their derivative is right.",
+    "d": "They are standardised: input_scale(run['X']) is about 1. Look at what diagnose reports as an error."}
+
+def _derivative_fix_ref():
+    "(b): diagnose reports gradient_mismatch in layer 1; the derivative must be the chain rule of 1.7159·tanh(2z/3)."
+    class FixedLeCunTanh(LeCunTanh):
+        def derivative(self, z): return 1.7159 * 2 / 3 * (1 - np.tanh(2 * z / 3) ** 2)
+    return "b", FixedLeCunTanh
+
+def _derivative_mistakes(): return [(("b", _lecun_with(d)), why) for d, why in _LECUN_MISTAKES] + [(("c", LeCunTanh()), _LECUN_OPTIONS["c"])]
+
+@_exercise(12, "A custom activation that trains badly: diagnose and fix", solution=_derivative_fix_ref, mistakes=_derivative_mistakes)
+def check_derivative_fix(answer):
+    "`(letter, activation)`: what is wrong in `broken_run('lecun_tanh')`, and a `LeCunTanh` (class or instance) with the right derivative."
+    from fnn_nbdev.gradcheck import gradcheck
+    wrong, act = _letter_and(answer, _LECUN_OPTIONS, "b", "fixed activation")
+    if wrong is not None: return wrong
+    if isinstance(act, type) and issubclass(act, Activation): act = act()
+    if not isinstance(act, Activation):
+        return Verdict(False, "Right diagnosis. The second item is your activation: a subclass of LeCunTanh (or an instance of it) whose derivative is right.")
+    z = np.concatenate([np.linspace(-5, 5, 101), _rng(20).normal(scale=2, size=50)])
+    if not _close(act.forward(z.copy()), LeCunTanh().forward(z.copy()), rtol=1e-6, atol=1e-9):
+        return Verdict(False, "Right diagnosis. Keep f(z) = 1.7159·tanh(2z/3) as it is: the forward pass is right, only the derivative is not.")
+    got = act.derivative(z.copy())
+    if got is None: return Verdict(False, "Right diagnosis. Your derivative returned None: did you forget `return`?")
+    got = np.asarray(got, dtype=np.float64)
+    if not _close(got, _lecun_ref_derivative(z), rtol=1e-5, atol=1e-7):
+        for d, why in _LECUN_MISTAKES:
+            if _close(got, d(z), rtol=1e-5, atol=1e-7): return Verdict(False, why)
+        return Verdict(False, "Right diagnosis, but the derivative is not f′ yet. Compare yours with central differences, "
+                              "(f(z + h) − f(z − h)) / 2h, at a few points: where do they part?")
+    run = _lecun_run(act)
+    rep = gradcheck(run["model"], run["X"][:8], run["y"][:8])
+    found = _report(_lecun_run(act))
+    train_run(run)
+    val = _accuracy(run["model"], *run["validation_data"])
+    if rep.ok and "gradient_mismatch" not in found and val >= 0.93:
+        return Verdict(True, f"(b): gradcheck passes (largest relative error {rep.max_rel_error:.0e}), diagnose finds no gradient mismatch, "
+                             f"and the run reaches {val:.1%} validation accuracy (with the wrong derivative: about 67 %).")
+    return Verdict(False, f"Your derivative matches f′ on a grid, but the run reaches only {val:.1%} validation accuracy"
+                          f" (gradcheck: {'pass' if rep.ok else 'fail'}). Does `derivative` take z, and return an array of z's shape?")
+
+# %% ../nbs/30_exercises.ipynb #4b83aabc
+def _same_pairs(X, y, X2, y2) -> bool:
+    "Whether `(X2, y2)` holds the rows of `X`, each once, each with its own label."
+    if np.shape(X2) != np.shape(X) or np.shape(y2) != np.shape(y): return False
+    X2, y2 = np.asarray(X2), np.asarray(y2)
+    a = np.lexsort(np.c_[X, y].T[::-1])
+    b = np.lexsort(np.c_[X2, y2].T[::-1])
+    return np.array_equal(X[a], X2[b]) and np.array_equal(y[a], y2[b])
+
+def _same_rows(X, X2) -> bool:
+    return np.shape(X2) == np.shape(X) and np.array_equal(X[np.lexsort(X.T[::-1])], np.asarray(X2)[np.lexsort(np.asarray(X2).T[::-1])])
+
+_SHUFFLE_OPTIONS = {
+    "a": "Overfitting means the training data is memorised while validation lags: here training accuracy is about 30 % after 20 epochs. "
+         "Something else keeps both low — and validation at chance.",
+    "b": "",
+    "c": "Try it: at ten times the rate the training accuracy rises faster (about 50 % after 20 epochs), the validation accuracy stays near chance (about 10 %).",
+    "d": "The same 64-64-10 network reaches about 97 % on the digits in this chapter. What is different about these digits?"}
+_X_ONLY_HINT = "Right diagnosis, but your pipeline reorders X and leaves y as it was: each label sits next to another image."
+_TWO_PERMUTATIONS_HINT = ("Right diagnosis, but your pipeline still moves X and y by different permutations: each label ends up next to "
+                          "another digit's image. Draw one permutation and index both arrays with it.")
+
+def _shuffle_fix_ref():
+    "(b): `shuffled_copy` draws one permutation for X and another for y. One permutation for both keeps every label with its image."
+    def shuffle(X, y, seed=0):
+        order = np.random.default_rng(seed).permutation(len(X))
+        return X[order], y[order]
+    return "b", shuffle
+
+def _shuffle_mistakes():
+    def x_only(X, y, seed=0): return X[np.random.default_rng(seed).permutation(len(X))], y
+    _, fix = _shuffle_fix_ref()
+    return [(("b", shuffled_copy), _TWO_PERMUTATIONS_HINT), (("b", x_only), _X_ONLY_HINT),
+            (("a", fix), _SHUFFLE_OPTIONS["a"]), (("d", fix), _SHUFFLE_OPTIONS["d"])]
+
+@_exercise(12, "Digits at chance on validation: diagnose and fix the pipeline", solution=_shuffle_fix_ref, mistakes=_shuffle_mistakes)
+def check_shuffle_fix(answer):
+    "`(letter, shuffle)`: what is wrong in `broken_run('shuffled')`, and a `shuffle(X, y, seed)` to use instead of `shuffled_copy`."
+    from fnn_nbdev.data import load_dataset
+    wrong, fn = _letter_and(answer, _SHUFFLE_OPTIONS, "b", "shuffle function")
+    if wrong is not None: return wrong
+    if not callable(fn): return Verdict(False, "Right diagnosis. The second item is your pipeline: a function shuffle(X, y, seed) returning (X, y).")
+    X, y = load_dataset("digits")
+    out = fn(X.copy(), y.copy(), seed=0)
+    if not isinstance(out, (tuple, list)) or len(out) != 2: return Verdict(False, "Right diagnosis. Your shuffle must return a pair (X, y).")
+    X2, y2 = out
+    if not _same_rows(X, X2): return Verdict(False, "Right diagnosis, but your shuffle must return every row of X once (in any order).")
+    if not _same_pairs(X, y, X2, y2):
+        if np.array_equal(np.asarray(y2), y): return Verdict(False, _X_ONLY_HINT)
+        return Verdict(False, _TWO_PERMUTATIONS_HINT)
+    run = _shuffled_run(fn)
+    found = _report(_shuffled_run(fn))
+    train_run(run)
+    val = _accuracy(run["model"], *run["validation_data"])
+    if val >= 0.9 and found.ok:
+        return Verdict(True, f"(b): every image keeps its label, and the run reaches {val:.1%} validation accuracy (with the broken pipeline: "
+                             "about 10 %, chance). Note that diagnose was clean on the broken run too: no check of it can see labels that do not belong to their rows.")
+    return Verdict(False, f"Your pairs are intact, but the run reaches only {val:.1%} validation accuracy: does your function return X and y unchanged in type (arrays)?")

@@ -158,7 +158,9 @@ def _fetch(url:str, dest:Path, size:int, digest:str, timeout:float):
         req = urllib.request.Request(url, headers={"User-Agent": f"fnn_nbdev/{__version__}"})
         with urllib.request.urlopen(req, timeout=timeout) as r:
             while n <= size and (chunk := r.read(min(_CHUNK, size + 1 - n))):  # one byte past the size suffices to refuse
-                h.update(chunk); f.write(chunk); n += len(chunk)
+                h.update(chunk)
+                f.write(chunk)
+                n += len(chunk)
         if n != size: raise DataError(dest.name, f"{size:,} bytes", f"{'more than ' if n > size else ''}{min(n, size):,} bytes", f"From {url}.")
         if h.hexdigest() != digest: raise DataError(dest.name, f"SHA-256 {digest}", h.hexdigest(), f"From {url}; the download was discarded.")
     atomic_write(dest, write)
@@ -181,7 +183,9 @@ def download_image_set(name:str,           # a key of `IMAGE_SETS`
         tried, refused = [], []
         for url in (m + fname for m in info["mirrors"]):
             try: _fetch(url, dest, size, digest, timeout)
-            except DataError as e: refused.append(e); tried.append(f"{url}: {e.got}")
+            except DataError as e:
+                refused.append(e)
+                tried.append(f"{url}: {e.got}")
             except (OSError, http.client.HTTPException, ValueError) as e: tried.append(f"{url}: {type(e).__name__}: {e}")
             else:
                 if verbose: print(f"{name}: {fname} ({size:,} bytes) from {url}", file=sys.stderr)

@@ -21,6 +21,7 @@ from .plots import new_figure, figure_png, plot_history, plot_confusion_matrix
 from .records import new_run_dir, load_run
 from .tracking import tracking_callbacks, finish_tracking
 from .run_panel import RunPanel
+from .diagnose import diagnose_config
 
 # %% ../nbs/25_panel.ipynb #1356646c
 SETTINGS = {s.name: s for s in RunConfig.settings()}
@@ -114,13 +115,16 @@ class HyperparameterPanel:
 def _build_buttons(self:HyperparameterPanel):
     self.train_button = W.Button(description="Train", button_style="success", icon="play")
     self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+    self.diagnose_button = W.Button(description="Diagnose", icon="stethoscope",
+                                    tooltip="check the setup before training: scales, units, gradients, learning rate (diagnose)")
     self.train_button.on_click(lambda _: self.train())
     self.stop_button.on_click(lambda _: self.stop())
+    self.diagnose_button.on_click(lambda _: self.diagnose())
     self.progress = W.IntProgress(value=0, min=0, max=self.base.epochs, layout=W.Layout(width="330px"))
     self.status = W.HTML("ready")
     self.curves = W.Image(format="png", layout=W.Layout(width="600px", display="none"))
     self.final = W.Image(format="png", layout=W.Layout(width="340px", display="none"))
-    self.metrics, self.run_box = W.HTML(""), W.VBox()
+    self.metrics, self.run_box, self.diagnosis = W.HTML(""), W.VBox(), W.HTML("")
     self.config_text = W.Textarea(layout=W.Layout(width="600px", height="160px"))
     self.track = W.Checkbox(value=False, description="log the run (local record + W&B)", indent=False)
     self.wandb_mode = W.Dropdown(options=[("off (local record only)", "off"), ("offline", "offline"), ("online", "online")],
@@ -134,15 +138,16 @@ def _layout(self:HyperparameterPanel):
                    ("fnn-train", self.train_button), ("fnn-stop", self.stop_button), ("fnn-status", self.status),
                    ("fnn-curves", self.curves), ("fnn-final", self.final), ("fnn-metrics", self.metrics),
                    ("fnn-config", self.config_text), ("fnn-progress", self.progress), ("fnn-layers", self.layers_box),
-                   ("fnn-track", self.track), ("fnn-wandb", self.wandb_mode), ("fnn-runbox", self.run_box)]:
+                   ("fnn-track", self.track), ("fnn-wandb", self.wandb_mode), ("fnn-runbox", self.run_box),
+                   ("fnn-diagnose", self.diagnose_button), ("fnn-diagnosis", self.diagnosis)]:
         w.add_class(cls)
     more = [w for n, w in c.items() if n not in _MAIN and n not in HYPER]
     self.more = W.Accordion([W.VBox(more)], titles=("more settings",), selected_index=None, layout=W.Layout(width="340px"))
     settings = W.VBox([c["dataset"], W.HTML("<b>hidden layers</b> (width, activation, dropout)"), self.layers_box,
                        self.add_layer, c["init"], c["optimizer"], *self.hyper.values(),
-                       *(c[n] for n in _MAIN[3:]), self.more, W.HBox([self.train_button, self.stop_button]),
+                       *(c[n] for n in _MAIN[3:]), self.more, W.HBox([self.train_button, self.stop_button, self.diagnose_button]),
                        self.progress, self.status, W.HBox([self.track, self.wandb_mode])])
-    results = W.VBox([self.curves, W.HBox([self.final, self.metrics]), W.HTML("<b>run config</b> (JSON)"),
+    results = W.VBox([self.curves, W.HBox([self.final, self.metrics]), self.diagnosis, W.HTML("<b>run config</b> (JSON)"),
                       self.config_text, self.run_box])
     self.widget = W.HBox([settings, results])
     self.widget.add_class("fnn-panel")
@@ -227,24 +232,32 @@ def _show_config(self:HyperparameterPanel):
 def running(self:HyperparameterPanel) -> bool: return self._thread is not None and self._thread.is_alive()
 
 @patch
+def _checked_config(self:HyperparameterPanel) -> RunConfig|None:
+    "The configured run, or None after showing what is wrong with it in the status line."
+    try: return self.config()
+    except FNNError as e: self.status.value = f"<span style='color:#c00'>{e}</span>"
+
+@patch
+def _start(self:HyperparameterPanel, target, name:str, block:bool, *args):
+    "Run `target(*args)` in a background thread (or in this one with `block`): `running` and `wait` follow it."
+    self._thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+    if block:
+        self._thread.run()
+        self._thread = None
+    else: self._thread.start()
+
+@patch
 def train(self:HyperparameterPanel, block:bool=False):
     "Start training the configured run (in a background thread unless `block`)."
-    if self.running: return
-    try: cfg = self.config()
-    except FNNError as e:
-        self.status.value = f"<span style='color:#c00'>{e}</span>"
-        return
+    cfg = None if self.running else self._checked_config()
+    if cfg is None: return
     self._stop_requested, self._stop_epoch, self._trainer = False, None, None
     self.result, self.error, self.history, self.run, self.run_dir = None, None, {}, None, None
     if not self.track.value: self.run_box.children = []     # no stale run record from an earlier run
     self.progress.max, self.progress.value = cfg.epochs, 0
     self.train_button.disabled, self.stop_button.disabled = True, False
     self.status.value = "loading data…"
-    self._thread = threading.Thread(target=self._run, args=(cfg,), daemon=True, name="fnn-train")
-    if block:
-        self._thread.run()
-        self._thread = None
-    else: self._thread.start()
+    self._start(self._run, "fnn-train", block, cfg)
 
 @patch
 def stop(self:HyperparameterPanel):
@@ -258,9 +271,29 @@ def stop(self:HyperparameterPanel):
 
 @patch
 def wait(self:HyperparameterPanel, timeout:float|None=None):
-    "Block until the running training has finished."
+    "Block until the running training (or diagnosis) has finished."
     t = self._thread
     if t is not None: t.join(timeout)
+
+# %% ../nbs/25_panel.ipynb #f3a387f4
+@patch
+def diagnose(self:HyperparameterPanel, block:bool=False):
+    "Run `diagnose` on the configured run (in a background thread unless `block`) and show its report."
+    cfg = None if self.running else self._checked_config()
+    if cfg is None: return
+    self.train_button.disabled = self.diagnose_button.disabled = True
+    self.status.value = "diagnosing…"
+    def work():
+        msg = None
+        try:
+            self.report = diagnose_config(cfg)
+            self.diagnosis.value = self.report._repr_html_()
+            msg = str(self.report).splitlines()[0]
+        except Exception as e: msg = f"<span style='color:#c00'>diagnose failed: {type(e).__name__}: {e}</span>"
+        finally:
+            self.train_button.disabled = self.diagnose_button.disabled = False
+            self.status.value = msg
+    self._start(work, "fnn-diagnose", block)
 
 # %% ../nbs/25_panel.ipynb #f115e8cd
 @patch

@@ -6,17 +6,16 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/reports.html.md"""
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'INITS', 'DEFAULT_SETUP', 'comparison_sweep', 'Comparison', 'plot_heatmap', 'plot_dead_units',
-           'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'compare', 'add_report_parser',
-           'report_main']
+           'plot_curves', 'plot_grad_norms', 'figures', 'write_report', 'wandb_report', 'compare']
 
 # %% ../nbs/23_reports.ipynb #1168cbf7
-import base64, html, json, math, sys, time, warnings
+import base64, html, json, math, time, warnings
 from pathlib import Path
 import numpy as np
 from .errors import FNNError, ConfigError, check_number
 from .data import DATASETS
 from .metrics import metric_name, metric_measure, metric_sign
-from .config import RunConfig, parse_value
+from .config import RunConfig
 from .sweep_space import check_metric
 from .sweeps import run_sweep
 from .plots import new_figure, figure_png
@@ -346,55 +345,3 @@ def compare(activations=ACTIVATIONS,   # activation names (hidden layers)
         for n in comp.notes: print(n)
         print(f"report: {comp.html_path}\n        {comp.md_path}")
     return comp
-
-# %% ../nbs/23_reports.ipynb #639339bf
-def add_report_parser(subparsers):
-    "Add the `report` command to an argparse `subparsers` object; returns its parser."
-    p = subparsers.add_parser("report", help="compare activations × initialisations; write an HTML + Markdown report",
-                              description="Train every activation × init × seed and write one self-contained HTML report (and Markdown).")
-    p.add_argument("--activations", default=",".join(ACTIVATIONS), help=f"comma-separated [{','.join(ACTIVATIONS)}]")
-    p.add_argument("--inits", default=",".join(INITS), help=f"comma-separated [{','.join(INITS)}]")
-    p.add_argument("--dataset", default=DEFAULT_SETUP["dataset"], help=f"[{DEFAULT_SETUP['dataset']}]")
-    p.add_argument("--seeds", type=int, default=3, help="runs per pair [3]")
-    p.add_argument("--epochs", type=int, default=DEFAULT_SETUP["epochs"], help=f"[{DEFAULT_SETUP['epochs']}]")
-    p.add_argument("--hidden", default=",".join(map(str, DEFAULT_SETUP["hidden"])), help="hidden widths [32,32,32]")
-    p.add_argument("--optimizer", default=DEFAULT_SETUP["optimizer"], help=f"[{DEFAULT_SETUP['optimizer']}]")
-    p.add_argument("--lr", type=float, default=DEFAULT_SETUP["lr"], help=f"[{DEFAULT_SETUP['lr']}]")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other run setting, e.g. --set batch_size=64")
-    p.add_argument("--metric", help="final metric to compare [val_accuracy; val_r2 for regression]")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes [2]")
-    p.add_argument("--root", type=Path, default=Path("reports"), help="folder of the runs [reports]")
-    p.add_argument("--out", type=Path, help="folder of the report files [the sweep's folder]")
-    p.add_argument("--name", default="report", help="file name stem [report]")
-    p.add_argument("--title")
-    p.add_argument("--wandb", choices=("offline", "online", "disabled"), default="disabled", help="W&B mode of the runs [disabled]")
-    p.add_argument("--project", default="fnn_nbdev", help="W&B project [fnn_nbdev]")
-    p.add_argument("--wandb-report", action="store_true", help="online: also save a W&B report (needs wandb-workspaces)")
-    p.add_argument("--quiet", action="store_true", help="no line per run")
-    p.set_defaults(func=report_main)
-    return p
-
-def report_main(args) -> int:
-    "Run `fnn report` with parsed `args`; returns the exit code (0 ok, 2 bad input, 130 interrupted)."
-    try:
-        extra = {}
-        for item in args.set:
-            k, eq, v = item.partition("=")
-            if not eq: raise ConfigError("--set", "KEY=VALUE", item)
-            extra[k.strip()] = parse_value(v)
-        setup = {"hidden": args.hidden, "optimizer": args.optimizer, "lr": args.lr, **extra}
-        comp = compare(args.activations.split(","), args.inits.split(","), args.dataset, args.seeds, args.epochs,
-                       config=setup, metric=args.metric, workers=args.workers, root=args.root, out=args.out,
-                       name=args.name, title=args.title, wandb=None if args.wandb == "disabled" else args.wandb,
-                       project=args.project, wandb_report_too=args.wandb_report, progress=not args.quiet)
-    except (FNNError, OSError) as e:
-        print(f"fnn report: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fnn report: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    print(comp.table())
-    if args.quiet:
-        for n in comp.notes: print(n)
-        print(f"report: {comp.html_path}\n        {comp.md_path}")
-    return 0

@@ -157,7 +157,9 @@ def load_state_dict(self:Trainer, state:dict):
             if cb.config() is not None and saved.get("config") is not None and cb.config() != saved["config"]:
                 raise ConfigError(name, f"the settings of the saved run to resume it: {saved['config']}", cb.config(),
                                   "Pass the same settings, or none: a saved callback is rebuilt from them.")
-        elif name in REBUILDABLE and saved.get("config") is not None: cb = REBUILDABLE[name](**saved["config"]); added.append(cb)
+        elif name in REBUILDABLE and saved.get("config") is not None:
+            cb = REBUILDABLE[name](**saved["config"])
+            added.append(cb)
         else:
             warnings.warn(f"The saved run had a {name} callback; it was not passed to fit, so the resumed run goes on "
                           "without it.", RuntimeWarning, stacklevel=3)
@@ -368,7 +370,8 @@ class LRFinder(Callback):
         i = len(self.lrs) + 1
         self.avg = self.beta * self.avg + (1 - self.beta) * trainer.batch_loss
         smooth = self.avg / (1 - self.beta ** i)
-        self.lrs.append(trainer.opt.lr); self.losses.append(smooth)
+        self.lrs.append(trainer.opt.lr)
+        self.losses.append(smooth)
         self.best = min(self.best, smooth)
         if i >= self.num or not math.isfinite(smooth) or smooth > 4 * self.best: trainer.stop_training = True
 
@@ -390,7 +393,9 @@ class LRFindResult:
             low, high = ok.min(), ok[:int(np.argmin(ok)) + 1].max()
             pad = 0.08 * (high - low) or 0.05 * abs(high) or 0.05
             ax.set_ylim(low - pad, high + 3 * pad)
-        ax.set_xlabel("learning rate"); ax.set_ylabel("smoothed loss"); ax.legend()
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("smoothed loss")
+        ax.legend()
         return ax.figure
     def __repr__(self): return f"LRFindResult(tried {len(self.lrs)} rates, suggestion={self.suggestion:.3g})"
 

@@ -73,3 +73,14 @@ def test_train_help_describes_every_flag_in_words_with_its_choices():
         assert s.help in words, s.name
         if s.choices: assert "one of " + ", ".join(map(str, s.choices)) in words, s.name
     assert '["spirals"]' not in words and "V [" not in words     # no more bare metavars and JSON defaults
+
+def test_diagnose_takes_the_train_flags_and_exits_1_on_an_error():
+    bad = fnn("diagnose", "--dataset=breast_cancer", "--standardize=false", "--hidden=16", "--json")
+    assert bad.returncode == 1, bad.stderr
+    report = json.loads(bad.stdout)
+    assert report["ok"] is False and "unscaled_inputs" in {f["code"] for f in report["findings"]}
+    ok = fnn("diagnose", "--dataset", "moons", "--hidden", "16,16")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("diagnose: 0 error(s)")
+    wrong = fnn("diagnose", "--lr=-1")
+    assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "lr: expected a number > 0" in wrong.stderr

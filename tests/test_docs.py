@@ -25,7 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ("/us
 def _docs_tool():
     "tools/docs.py as a module."
     spec = importlib.util.spec_from_file_location("docs_tool", ROOT / "tools" / "docs.py")
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
     return mod
 
 
@@ -52,7 +53,8 @@ def site(tmp_path_factory):
 
 class _Refs(HTMLParser):
     def __init__(self):
-        super().__init__(); self.imgs, self.links, self.ids, self.assets, self.n_math = [], [], set(), [], 0
+        super().__init__()
+        self.imgs, self.links, self.ids, self.assets, self.n_math = [], [], set(), [], 0
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if a.get("id"): self.ids.add(a["id"])
@@ -72,7 +74,9 @@ def test_every_page_has_its_images_and_links(site):
     pages = sorted(site.rglob("*.html"))
     ids = {}
     for page in pages:
-        r = _Refs(); r.feed(page.read_text()); ids[page] = r
+        r = _Refs()
+        r.feed(page.read_text())
+        ids[page] = r
     problems = []
     for page, r in ids.items():
         for src in r.imgs:
@@ -83,7 +87,9 @@ def test_every_page_has_its_images_and_links(site):
             u = urlparse(href)
             target = (page.parent / unquote(u.path)).resolve()
             if target.is_dir(): target = target / "index.html"
-            if not target.is_file(): problems.append(f"{page.relative_to(site)}: link {href}"); continue
+            if not target.is_file():
+                problems.append(f"{page.relative_to(site)}: link {href}")
+                continue
             if u.fragment and target.suffix == ".html" and target in ids and u.fragment not in ids[target].ids:
                 problems.append(f"{page.relative_to(site)}: anchor {href}")
     assert not problems, "\n".join(problems[:30])
@@ -93,7 +99,8 @@ def test_site_loads_its_scripts_styles_and_fonts_from_itself(site):
     "Offline, a page may only need files of the site: KaTeX (and its fonts) is copied in, never fetched from a CDN."
     problems, with_math = [], 0
     for page in sorted(site.rglob("*.html")):
-        r = _Refs(); r.feed(page.read_text())
+        r = _Refs()
+        r.feed(page.read_text())
         problems += [f"{page.relative_to(site)}: {src}" for src in r.assets
                      if not _local(src) or not (page.parent / unquote(urlparse(src).path)).is_file()]
         if r.n_math:
@@ -129,7 +136,8 @@ def _fake_katex(root:Path, fonts=True) -> Path:
 def test_katex_is_copied_from_its_package_and_pages_point_at_it(tmp_path):
     docs = _docs_tool()
     pkg = _fake_katex(tmp_path / "pkg")
-    site = tmp_path / "site"; (site / "sub").mkdir(parents=True)
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
     cdn = "https://cdn.jsdelivr.net/npm/katex@0.16.11/dist"
     head = (f'<head><link rel="stylesheet" href="{cdn}/katex.min.css"><script src="{cdn}/katex.min.js" defer></script>'
             f'<script src="{cdn}/contrib/auto-render.min.js" defer></script></head><body>maths</body>')
@@ -182,7 +190,9 @@ def test_module_pages_show_their_api(site):
     missing = []
     for nb in _module_notebooks():
         page = site / (re.sub(r"^\d+_", "", nb.stem) + ".html")
-        if not page.exists(): missing.append(f"{nb.name}: no page {page.name}"); continue
+        if not page.exists():
+            missing.append(f"{nb.name}: no page {page.name}")
+            continue
         html = page.read_text()
         # nbdev's show_doc renders a level-3 heading with the name, then the signature in a code block
         n_api = len(re.findall(r'<h[34] id="[^"]+" class="anchored"', html))
@@ -203,7 +213,8 @@ def test_tutorial_pages_show_figures(site):
     for nb in tuts:
         n_fig = sum("image/png" in o.get("data", {}) for c in json.loads(nb.read_text())["cells"] for o in c.get("outputs", []))
         page = site / "tutorials" / (re.sub(r"^\d+_", "", nb.stem) + ".html")
-        r = _Refs(); r.feed(page.read_text())
+        r = _Refs()
+        r.feed(page.read_text())
         assert n_fig >= 1, f"{nb.name} has no figure"
         assert len(r.imgs) >= n_fig, f"{page.name}: {len(r.imgs)} images for {n_fig} figures"
 
@@ -214,9 +225,11 @@ def server(site):
         def log_message(self, *a): pass
     handler = partial(Quiet, directory=str(site))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True); t.start()
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown(); httpd.server_close()
+    httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +250,8 @@ def _open(browser, url):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = {"errors": [], "console": [], "blocked": []}
     def block(route):
-        log["blocked"].append(route.request.url); route.abort()
+        log["blocked"].append(route.request.url)
+        route.abort()
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])"), block)   # nothing leaves the machine
     page.on("pageerror", lambda e: log["errors"].append(str(e)))
     page.on("console", lambda m: m.type == "error" and log["console"].append(m.text))

@@ -14,13 +14,16 @@ X, y = rng.normal(size=(40, 3)).astype(np.float32), rng.integers(0, 4, size=40)
 def clf(): return FNN([3, 8, 4], "relu", seed=0)
 def reg(): return FNN([3, 8, 2], "tanh", loss="mse", seed=0)
 def fit(**kw):
-    args = dict(X=X, y=y, epochs=1, progress=False); args.update(kw)
+    args = dict(X=X, y=y, epochs=1, progress=False)
+    args.update(kw)
     return clf().fit(args.pop("X"), args.pop("y"), **args)
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("files")
-    m = clf(); m.fit(X, y, epochs=1, progress=False); m.save(d / "ok.npz")
+    m = clf()
+    m.fit(X, y, epochs=1, progress=False)
+    m.save(d / "ok.npz")
     (d / "corrupt.npz").write_bytes(b"garbage, not a zip archive")
     (d / "truncated.npz").write_bytes((d / "ok.npz").read_bytes()[:300])
     np.savez(d / "pickled.npz", config=np.array([{"x": 1}], dtype=object))
@@ -97,6 +100,7 @@ def test_builtin_compatibility():
     with pytest.raises(TypeError): fit(lr="fast")
 
 def test_failed_fit_leaves_model_untouched():
-    m = clf(); before = [p.copy() for p in m.params]
+    m = clf()
+    before = [p.copy() for p in m.params]
     with pytest.raises(DataError): m.fit(X, np.where(y == 3, 7, y), progress=False)
     for p, q in zip(m.params, before): np.testing.assert_array_equal(p, q)

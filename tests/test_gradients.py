@@ -88,8 +88,12 @@ def _f(name, z):
     "The activation `name` ('leaky_relu:0.2' style) and its derivative at z, written from their definitions."
     base, _, arg = name.partition(":")
     if base == "identity": return z, np.ones_like(z)
-    if base == "sigmoid": s = 1 / (1 + np.exp(-z)); return s, s * (1 - s)
-    if base == "tanh": t = np.tanh(z); return t, 1 - t ** 2
+    if base == "sigmoid":
+        s = 1 / (1 + np.exp(-z))
+        return s, s * (1 - s)
+    if base == "tanh":
+        t = np.tanh(z)
+        return t, 1 - t ** 2
     if base == "relu": return np.where(z > 0, z, 0.0), (z > 0).astype(float)
     if base == "leaky_relu":
         a = float(arg) if arg else 0.01
@@ -97,7 +101,8 @@ def _f(name, z):
     if base == "elu": return np.where(z > 0, z, np.expm1(z)), np.where(z > 0, 1.0, np.exp(z))
     if base == "softplus": return np.logaddexp(0, z), 1 / (1 + np.exp(-z))
     if base == "gelu":
-        u = _C * (z + 0.044715 * z ** 3); t = np.tanh(u)
+        u = _C * (z + 0.044715 * z ** 3)
+        t = np.tanh(u)
         return 0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * (1 - t ** 2) * _C * (1 + 3 * 0.044715 * z ** 2)
     raise ValueError(name)
 
@@ -108,31 +113,43 @@ def reference_loss_and_grads(sizes, activations, loss, l1, l2, params, X, y):
     A, Z, D = [X], [], []
     for k in range(L):
         W, b = params[2 * k], params[2 * k + 1]
-        z = np.empty((len(X), sizes[k + 1])); a = np.empty_like(z); d = np.empty_like(z)
+        z = np.empty((len(X), sizes[k + 1]))
+        a = np.empty_like(z)
+        d = np.empty_like(z)
         for j in range(sizes[k + 1]):
             z[:, j] = A[-1] @ W[:, j] + b[j]
             if names[k][j] != "softmax": a[:, j], d[:, j] = _f(names[k][j], z[:, j])
         if names[k][0] == "softmax":
-            e = np.exp(z - z.max(axis=1, keepdims=True)); a = e / e.sum(axis=1, keepdims=True)
-        Z.append(z); A.append(a); D.append(d)
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            a = e / e.sum(axis=1, keepdims=True)
+        Z.append(z)
+        A.append(a)
+        D.append(d)
     out, n = A[-1], len(X)
     if loss == "mse":
-        Y = y.reshape(n, -1); data = np.mean((out - Y) ** 2); delta = 2 * (out - Y) / out.size * D[-1]
+        Y = y.reshape(n, -1)
+        data = np.mean((out - Y) ** 2)
+        delta = 2 * (out - Y) / out.size * D[-1]
     elif loss == "bce":
-        Y = y.reshape(n, -1); data = -np.mean(Y * np.log(out) + (1 - Y) * np.log(1 - out))
+        Y = y.reshape(n, -1)
+        data = -np.mean(Y * np.log(out) + (1 - Y) * np.log(1 - out))
         delta = (out - Y) / out.size                         # d/dz of BCE(sigmoid(z)), by hand
     else:
         Y = np.eye(sizes[-1])[y] if y.ndim == 1 else y
-        data = -np.mean(np.sum(Y * np.log(out), axis=1)); delta = (out - Y) / n   # d/dz of CE(softmax(z))
+        data = -np.mean(np.sum(Y * np.log(out), axis=1))
+        delta = (out - Y) / n  # d/dz of CE(softmax(z))
     Ws = params[0::2]
     total = data + l1 * sum(np.abs(W).sum() for W in Ws) + 0.5 * l2 * sum((W ** 2).sum() for W in Ws)
     grads = [None] * len(params)
     for k in range(L - 1, -1, -1):
         W = params[2 * k]
-        gW = np.empty_like(W); gb = np.empty(W.shape[1])
+        gW = np.empty_like(W)
+        gb = np.empty(W.shape[1])
         for j in range(W.shape[1]):
-            gW[:, j] = A[k].T @ delta[:, j]; gb[j] = delta[:, j].sum()
-        grads[2 * k] = gW + l1 * np.sign(W) + l2 * W; grads[2 * k + 1] = gb
+            gW[:, j] = A[k].T @ delta[:, j]
+            gb[j] = delta[:, j].sum()
+        grads[2 * k] = gW + l1 * np.sign(W) + l2 * W
+        grads[2 * k + 1] = gb
         if k: delta = (delta @ W.T) * D[k - 1]
     return total, grads
 

@@ -140,7 +140,8 @@ def test_bad_input_raises_a_typed_error_naming_argument_expectation_and_value(ca
 def test_the_table_is_large_and_distinct_from_test_errors():
     import importlib.util
     spec = importlib.util.spec_from_file_location("_test_errors", Path(__file__).with_name("test_errors.py"))
-    te = importlib.util.module_from_spec(spec); spec.loader.exec_module(te)
+    te = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(te)
     assert len({c[0] for c in CASES}) == len(CASES) >= 40
     assert not {c[0] for c in CASES} & {c[0] for c in te.CASES}
 
@@ -163,7 +164,8 @@ def test_cli_flags_exit_2_with_one_line_each(tmp_path):
 def test_a_yaml_payload_never_runs(tmp_path):
     "YAML files (run configs, sweeps) are read with safe_load: a python/object tag is refused, not executed."
     marker = tmp_path / "pwned"
-    evil = tmp_path / "evil.yaml"; evil.write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
     r = subprocess.run([*FNN_CMD, "train", "--config", str(evil), "--epochs=1", "--no-progress"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "python/object/apply" in r.stderr
     if sweep_space is not None:
@@ -191,6 +193,7 @@ def _snapshot(m):
     opt = m.optimizer.state_dict() if m.optimizer is not None else {}
     return [p.copy() for p in m.params], {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.items()}, json.dumps(m.train_state)
 
+@pytest.mark.filterwarnings("ignore:X. the inputs are far off scale")      # random data of any scale: the warning is right
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_fit_predict_evaluate_save_load_properties(tmp_path_factory, problem):
@@ -217,7 +220,9 @@ def test_fit_predict_evaluate_save_load_properties(tmp_path_factory, problem):
     path = tmp_path_factory.mktemp("m") / "m.npz"
     m2 = FNN.load(m.save(path))                                                     # exact round trip
     assert m2.config() == m.config() and m2.train_state == m.train_state
-    for a, b in zip(m.params, m2.params): assert a.dtype == b.dtype; np.testing.assert_array_equal(a, b)
+    for a, b in zip(m.params, m2.params):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
     s1, s2 = m.optimizer.state_dict(), m2.optimizer.state_dict()
     assert s1.keys() == s2.keys() and m.optimizer.config() == m2.optimizer.config()
     for k in s1: np.testing.assert_array_equal(s1[k], s2[k])
@@ -236,11 +241,13 @@ def test_divergence_in_run_experiment_stops_at_once_and_says_what_to_try():
     assert "weights from the start of that epoch were restored" in msg and "Try a smaller learning rate (lr=10000 now)" in msg
     assert len(e.value.history.history.get("loss", [])) == 0                      # no epoch finished
 
+@pytest.mark.filterwarnings("ignore:X. the inputs are far off scale")      # the inputs are scaled up on purpose
 def test_divergence_restores_the_last_good_weights():
     class Keep(T.Callback):
         "Copies the weights at the start of every epoch (after the guard took its own copy)."
         def on_epoch_begin(self, trainer): self.start = [p.copy() for p in trainer.model.params]
-    Xr = rng.normal(size=(64, 2)); yr = Xr @ [3.0, -1.0]
+    Xr = rng.normal(size=(64, 2))
+    yr = Xr @ [3.0, -1.0]
     m, keep = FNN([2, 8, 1], "tanh", loss="mse", seed=0), Keep()
     with np.errstate(all="ignore"), pytest.raises(DivergenceError) as e:
         m.fit(Xr * 30, yr * 1e3, epochs=200, optimizer="sgd", lr=0.5, callbacks=[keep], progress=False)
@@ -279,7 +286,8 @@ def _run(script, *args):
 
 def test_same_seed_same_weights_across_processes_and_resume_across_processes(tmp_path):
     import hashlib
-    script = tmp_path / "train.py"; script.write_text(SCRIPT)
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
     a, b = _run(script, "save", tmp_path / "a.npz", 5), _run(script, "save", tmp_path / "b.npz", 5)
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout                                                     # two processes, identical weights
@@ -292,7 +300,8 @@ def test_same_seed_same_weights_across_processes_and_resume_across_processes(tmp
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_killed_mid_epoch_leaves_a_loadable_checkpoint_that_resumes_exactly(tmp_path):
-    script = tmp_path / "train.py"; script.write_text(SCRIPT)
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
     ckpt = tmp_path / "ckpt.npz"
     proc = subprocess.Popen([sys.executable, str(script), "checkpoint", str(ckpt), "50"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -314,7 +323,9 @@ def test_killed_mid_epoch_leaves_a_loadable_checkpoint_that_resumes_exactly(tmp_
     for p, q in zip(m.params, ref.params): np.testing.assert_array_equal(p, q)
 
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
-    m = clf(); path = m.save(tmp_path / "m.npz"); before = path.read_bytes()
+    m = clf()
+    path = m.save(tmp_path / "m.npz")
+    before = path.read_bytes()
     m.fit(X, y, epochs=1, progress=False)
     def disk_full(*a, **k): raise OSError(28, "No space left on device")
     monkeypatch.setattr(np, "savez", disk_full)
@@ -334,13 +345,15 @@ def test_pickle_payloads_never_run(tmp_path):
     assert not marker.exists()
     np.savez(tmp_path / "object.npz", config=np.array([_Payload(marker)], dtype=object))    # .npz with a pickled array
     (tmp_path / "raw.npz").write_bytes(pickle.dumps(_Payload(marker)))                        # a bare pickle named .npz
-    ok = FNN([2, 3, 2], "relu", seed=0); arrays = ok._arrays()
+    ok = FNN([2, 3, 2], "relu", seed=0)
+    arrays = ok._arrays()
     arrays["param_0"] = np.array([_Payload(marker)], dtype=object)                            # a real model, one poisoned array
     np.savez(tmp_path / "poisoned.npz", **arrays)
     for name in ("object.npz", "raw.npz", "poisoned.npz"):
         with pytest.raises(ModelFileError, match="refused"): FNN.load(tmp_path / name)
     assert not marker.exists()
-    pickle.loads(pickle.dumps(_Payload(marker))); assert marker.exists()        # the payload is real: it does run when unpickled
+    pickle.loads(pickle.dumps(_Payload(marker)))
+    assert marker.exists()  # the payload is real: it does run when unpickled
 
 def _data_offset(raw, member):
     "Where `member`'s bytes start in a zip archive (after its local header: name and extra field lengths vary)."
@@ -351,18 +364,23 @@ def _data_offset(raw, member):
 
 @pytest.mark.parametrize("damage", ["zeros", "flip", "empty", "npy", "nan params", "bad config", "wrong shape"])
 def test_corrupt_or_foreign_model_files_give_a_clear_error(tmp_path, damage):
-    m = clf(); m.fit(X, y, epochs=1, progress=False); path = m.save(tmp_path / "m.npz")
+    m = clf()
+    m.fit(X, y, epochs=1, progress=False)
+    path = m.save(tmp_path / "m.npz")
     raw = bytearray(path.read_bytes())
     if damage == "zeros": raw[len(raw) // 3: len(raw) // 3 + 200] = bytes(200)
     elif damage == "flip": raw[_data_offset(raw, "param_0.npy") + 140] ^= 0xFF   # a byte of W1's values: the CRC catches it
     elif damage == "empty": raw = b""
-    elif damage == "npy": np.save(tmp_path / "x.npy", np.zeros(3)); raw = (tmp_path / "x.npy").read_bytes()
+    elif damage == "npy":
+        np.save(tmp_path / "x.npy", np.zeros(3))
+        raw = (tmp_path / "x.npy").read_bytes()
     else:
         arrays = m._arrays()
         if damage == "nan params": arrays["param_0"] = np.full_like(arrays["param_0"], np.nan)
         if damage == "bad config": arrays["config"] = np.array("{not json")
         if damage == "wrong shape": arrays["param_2"] = np.zeros((2, 2), np.float32)
-        np.savez(tmp_path / "x.npz", **arrays); raw = (tmp_path / "x.npz").read_bytes()
+        np.savez(tmp_path / "x.npz", **arrays)
+        raw = (tmp_path / "x.npz").read_bytes()
     path.write_bytes(bytes(raw))
     with pytest.raises(ModelFileError) as e: FNN.load(path)
     assert str(e.value).startswith("path: expected ") and str(path) in str(e.value)
@@ -386,7 +404,8 @@ def disk_full(tmp_path, monkeypatch):
         if str(file).startswith(str(run_dir)) and any(c in mode for c in "wax+"):
             raise OSError(errno.ENOSPC, "No space left on device", str(file))
         return real_open(file, mode, *a, **k)
-    monkeypatch.setattr(builtins, "open", full_open); monkeypatch.setattr(io, "open", full_open)
+    monkeypatch.setattr(builtins, "open", full_open)
+    monkeypatch.setattr(io, "open", full_open)
     return run_dir
 
 def _one_tracking_warning(w):
@@ -465,7 +484,8 @@ def test_from_weights_round_trip():
     Z = Xh @ W1 + b1
     H = np.column_stack([np.maximum(Z[:, 0], 0), np.tanh(Z[:, 1]), 1 / (1 + np.exp(-Z[:, 2])), Z[:, 3]])
     logits = H @ W2 + b2
-    P = np.exp(logits - logits.max(1, keepdims=True)); P /= P.sum(1, keepdims=True)
+    P = np.exp(logits - logits.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
     np.testing.assert_allclose(m.predict_proba(Xh), P, rtol=1e-12)
     m32 = FNN.from_weights([W1, b1, W2, b2], acts, dtype="float32")             # the flat list works too
     np.testing.assert_allclose(m32.params[0], W1.astype(np.float32))

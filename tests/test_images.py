@@ -23,7 +23,9 @@ def write_set(folder:Path, n=(6, 4), label=None, gz=True) -> Path:
     "A small image set: train and test images whose pixel [0, 0] is the sample's index, labels i % 10 (or all `label`)."
     folder.mkdir(parents=True, exist_ok=True)
     for (im, lb), k in zip(IDX_FILES.values(), n):
-        X = np.zeros((k, 28, 28), np.uint8); X[:, 0, 0] = np.arange(k); X[:, 27, 27] = 255
+        X = np.zeros((k, 28, 28), np.uint8)
+        X[:, 0, 0] = np.arange(k)
+        X[:, 27, 27] = 255
         y = np.arange(k) % 10 if label is None else np.full(k, label)
         for base, a in ((im, X), (lb, y)):
             raw = idx_bytes(a)
@@ -76,7 +78,8 @@ def test_damaged_files_are_refused_naming_the_file(tmp_path, case, gz):
     path.write_bytes(gzip.compress(data) if gz else data)
     tracemalloc.start()
     with pytest.raises(DataError) as e: read_idx(path, ndim=3)
-    peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     assert str(e.value).startswith(f"{path}: expected "), str(e.value)
     assert text in str(e.value), str(e.value)
     assert peak < 4 * 2**20, peak                       # never what a header claims, at most a read chunk
@@ -117,11 +120,13 @@ def test_search_order(env, monkeypatch):
         assert set(load_image_set("fashion_mnist", "test", data_dir=env / "mine")[1].tolist()) == {label}
     monkeypatch.setenv("FNN_NBDEV_CACHE", str(env / "own-cache"))   # the package's own variable beats XDG
     assert Path(image_set_status("fashion_mnist")["searched"][1]) == env / "own-cache" / "fashion_mnist"
-    monkeypatch.delenv("FNN_NBDEV_CACHE"); monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as XDG says
+    monkeypatch.delenv("FNN_NBDEV_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as XDG says
     assert Path(image_set_status("fashion_mnist")["searched"][1]) == Path.home() / ".cache" / "fnn_nbdev" / "fashion_mnist"
 
 def test_a_folder_missing_one_file_is_passed_over(env):
-    write_set(env / "mine"); (env / "mine" / "t10k-labels-idx1-ubyte.gz").unlink()
+    write_set(env / "mine")
+    (env / "mine" / "t10k-labels-idx1-ubyte.gz").unlink()
     write_set(env / "debian", label=3)
     assert Path(image_set_status("fashion_mnist", env / "mine")["folder"]) == env / "debian"
 
@@ -151,12 +156,15 @@ def server(tmp_path):
             f = served / name
             if kind in ("broken", "missing") or not f.is_file(): return self.send_error(500 if kind == "broken" else 404)
             data = f.read_bytes()
-            self.send_response(200); self.send_header("Content-Length", str(len(data))); self.end_headers()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
             self.wfile.write(data[:len(data) // 2] if kind == "short" else data)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, kwargs=dict(poll_interval=0.02), daemon=True).start()
     yield dict(url=f"http://127.0.0.1:{httpd.server_address[1]}", files=published(served), requests=requests, folder=served)
-    httpd.shutdown(); httpd.server_close()
+    httpd.shutdown()
+    httpd.server_close()
 
 def _use(monkeypatch, server, *kinds, files=None):
     monkeypatch.setitem(IMAGE_SETS["mnist"], "mirrors", tuple(f"{server['url']}/{k}/" for k in kinds))
@@ -183,7 +191,8 @@ def test_download_tries_the_next_mirror_then_loads(env, server, monkeypatch):
 def test_an_interrupted_download_resumes(env, server, monkeypatch):
     _use(monkeypatch, server, "good")
     cache = images.download_image_set("mnist")
-    (cache / "t10k-images-idx3-ubyte.gz").unlink(); (cache / "train-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    (cache / "t10k-images-idx3-ubyte.gz").unlink()
+    (cache / "train-labels-idx1-ubyte.gz").write_bytes(b"damaged")
     server["requests"].clear()
     images.download_image_set("mnist", verbose=True)
     assert sorted(r.split("/")[2] for r in server["requests"]) == ["t10k-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
@@ -297,7 +306,8 @@ def debian():
     return DEBIAN
 
 def test_real_fashion_mnist(debian, monkeypatch, tmp_path):
-    monkeypatch.setenv("FNN_NBDEV_CACHE", str(tmp_path)); monkeypatch.delenv("FNN_DATA_DIR", raising=False)
+    monkeypatch.setenv("FNN_NBDEV_CACHE", str(tmp_path))
+    monkeypatch.delenv("FNN_DATA_DIR", raising=False)
     assert image_set_status("fashion_mnist")["folder"] == str(debian)
     X, y = load_dataset("fashion_mnist")                      # all 70 000, train first: read once
     assert X.shape == (70000, 784) and X.dtype == np.float32 and y.shape == (70000,) and y.dtype == np.int64
@@ -318,7 +328,8 @@ def test_the_published_digests_match_debian_once_its_gzip_header_is_restored(deb
         assert (len(rebuilt), hashlib.sha256(rebuilt).hexdigest()) == (size, digest), fname
 
 def test_fnn_train_on_fashion_mnist_from_a_fresh_clone(debian, tmp_path):
-    e = dict(os.environ, FNN_NBDEV_CACHE=str(tmp_path)); e.pop("FNN_DATA_DIR", None)
+    e = dict(os.environ, FNN_NBDEV_CACHE=str(tmp_path))
+    e.pop("FNN_DATA_DIR", None)
     r = subprocess.run([FNN, "train", "--dataset", "fashion_mnist", "--epochs", "1", "--hidden", "32", "--batch-size", "256",
                         "--no-progress", "--json"], capture_output=True, text=True, env=e, timeout=300)
     assert r.returncode == 0, r.stderr

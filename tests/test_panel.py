@@ -165,3 +165,12 @@ def test_panel_untracked_run_clears_the_previous_run_record(tmp_path):
     p.track.value = False
     p.train(block=True)
     assert p.run_box.children == () and p.run is None and p.result is not None
+
+def test_diagnose_button_shows_the_report_without_training():
+    p = HyperparameterPanel(dataset="breast_cancer", hidden=[16], epochs=3, standardize=False)
+    p.diagnose_button.click()
+    p.wait(120)
+    assert not p.running and p.result is None                          # nothing was trained
+    assert "unscaled_inputs" in p.report.codes and not p.report.ok
+    assert p.status.value.startswith("diagnose: ") and "unscaled_inputs" in p.diagnosis.value and "<table" in p.diagnosis.value
+    assert not p.train_button.disabled and not p.diagnose_button.disabled

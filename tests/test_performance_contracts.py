@@ -20,7 +20,9 @@ MIXED_BOUND = 128 * 1024
 def _one_blas_thread():
     "One BLAS thread: on a loaded 2-core machine, more threads than cores make a step tens of times slower."
     try: from threadpoolctl import threadpool_limits
-    except ImportError: yield; return
+    except ImportError:
+        yield
+        return
     with threadpool_limits(1): yield
 
 def _data(n, d, k, seed=0, dtype=np.float32):
@@ -32,10 +34,14 @@ def _peak_over_steps(model, optimizer, X, y, steps=50, warmup=3):
     y = model.prepare_y(y, len(X))
     Xb, yb = np.ascontiguousarray(X[:BATCH]), y[:BATCH]
     opt = get_optimizer(optimizer, model.params, model.grads)
-    for _ in range(warmup): model.train_step(Xb, yb); opt.step()
+    for _ in range(warmup):
+        model.train_step(Xb, yb)
+        opt.step()
     tracemalloc.start()
     try:
-        for _ in range(steps): model.train_step(Xb, yb); opt.step()
+        for _ in range(steps):
+            model.train_step(Xb, yb)
+            opt.step()
         return tracemalloc.get_traced_memory()[1]
     finally: tracemalloc.stop()
 
@@ -69,10 +75,15 @@ def test_peak_does_not_grow_with_the_batch(activations, dtype):
         model = FNN([784, 256, 128, 10], activations, seed=0, dtype=dtype)
         yp = model.prepare_y(y[:n], n)
         opt = get_optimizer("adam", model.params, model.grads)
-        for _ in range(2): model.train_step(X[:n], yp); opt.step()
+        for _ in range(2):
+            model.train_step(X[:n], yp)
+            opt.step()
         tracemalloc.start()
-        for _ in range(10): model.train_step(X[:n], yp); opt.step()
-        peaks.append(tracemalloc.get_traced_memory()[1]); tracemalloc.stop()
+        for _ in range(10):
+            model.train_step(X[:n], yp)
+            opt.step()
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
     assert peaks[1] < 1.25 * peaks[0] + 4096 and max(peaks) < MIXED_BOUND, peaks
 
 class _TraceSteps(Callback):
@@ -81,7 +92,9 @@ class _TraceSteps(Callback):
     def on_batch_end(self, trainer):
         if trainer.epoch: return
         if trainer.batch == self.start: tracemalloc.start()
-        elif trainer.batch == self.stop: self.peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+        elif trainer.batch == self.stop:
+            self.peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_fit_loop_allocates_nothing_per_batch(optimizer):

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fnn_nbdev.errors import ConfigError
-from fnn_nbdev.reports import compare, comparison_sweep, add_report_parser, plot_curves, plot_heatmap, ACTIVATIONS, INITS
+from fnn_nbdev.reports import compare, comparison_sweep, plot_curves, plot_heatmap, ACTIVATIONS, INITS
+from fnn_nbdev.cli import add_report_parser
 from fnn_nbdev.records import load_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -26,8 +26,10 @@ def test_import_fnn_nbdev_does_not_import_sklearn():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 rng = np.random.default_rng(0)
-Xc = rng.normal(size=(150, 4)); yc = np.array(["cat", "dog", "emu"])[(Xc[:, 0] > 0.3).astype(int) + (Xc[:, 1] > 0).astype(int)]
-Xr = rng.normal(size=(150, 3)); yr = 100 + 40 * Xr[:, 0] - 20 * Xr[:, 1] ** 2
+Xc = rng.normal(size=(150, 4))
+yc = np.array(["cat", "dog", "emu"])[(Xc[:, 0] > 0.3).astype(int) + (Xc[:, 1] > 0).astype(int)]
+Xr = rng.normal(size=(150, 3))
+yr = 100 + 40 * Xr[:, 0] - 20 * Xr[:, 1] ** 2
 
 def test_pipeline_grid_search_and_cross_val_score():
     pipe = make_pipeline(StandardScaler(), FNNClassifier((16,), lr=1e-2, epochs=30, random_state=0))
@@ -108,5 +110,6 @@ def test_string_and_non_contiguous_labels_and_partial_fit():
     s = FNNClassifier((8,), epochs=5, random_state=0).fit(Xc, yc)
     assert s.predict(Xc[:4]).dtype.kind == "U" and s.predict_proba(Xc[:4]).shape == (4, 3)
     r = FNNRegressor((8,), random_state=0)
-    r.partial_fit(Xr, yr); r.partial_fit(Xr, yr)
+    r.partial_fit(Xr, yr)
+    r.partial_fit(Xr, yr)
     assert r.n_epochs_ == 2 and r.predict(Xr[:2]).shape == (2,)

@@ -4,7 +4,8 @@ from unittest import mock
 import pytest
 import yaml
 from fnn_nbdev.sweep_space import load_sweep_config, sample_params, sweep_space
-from fnn_nbdev.sweeps import run_sweep, load_sweep, add_sweep_parser, Pruner
+from fnn_nbdev.sweeps import run_sweep, load_sweep, Pruner
+from fnn_nbdev.cli import add_sweep_parser
 from fnn_nbdev.records import list_runs, load_run
 
 from test_sweep_space import GOOD, with_      # one example config for the schema and the engine tests

@@ -9,8 +9,8 @@ from fnn_nbdev.model import FNN
 from fnn_nbdev.data import make_spirals, split
 from fnn_nbdev.config import RunConfig
 from fnn_nbdev.records import RunRecorder, load_run, read_rows
-from fnn_nbdev.tracking import (WandbCallback, run_tracked, tracking_callbacks, add_tracking_args,
-                                tracking_callbacks_from_args, finish_tracking, resolve_mode)
+from fnn_nbdev.tracking import WandbCallback, run_tracked, tracking_callbacks, finish_tracking, resolve_mode
+from fnn_nbdev.cli import add_tracking_args, tracking_callbacks_from_args
 from fnn_nbdev.wandb_file import read_wandb_records, read_wandb_run, epoch_rows
 
 X, y = make_spirals(400, classes=3, noise=0.2, seed=0)

@@ -17,9 +17,14 @@ def _src(cell): return "".join(cell["source"])
 def _number(nb): return int(nb.name[:2])
 
 
+MAY_BE_ABSENT = {11}   # chapter 11 (real images) may be missing from a checkout; no other number may
+
+
 def test_there_are_tutorials_numbered_in_order():
     assert len(TUTORIALS) >= 7
-    assert [_number(nb) for nb in TUTORIALS] == list(range(1, len(TUTORIALS) + 1))
+    numbers = [_number(nb) for nb in TUTORIALS]
+    assert numbers == sorted(set(numbers)), "each number once, in order"
+    assert set(range(1, numbers[-1] + 1)) - set(numbers) <= MAY_BE_ABSENT, "no gap in the numbering"
 
 
 @pytest.mark.parametrize("nb", TUTORIALS, ids=lambda p: p.stem)

@@ -81,7 +81,8 @@ def process(work:Path, quiet=False) -> dict:
         rel = src.relative_to(NBS)
         if src.is_file() and src.suffix != ".ipynb" and not any(p.startswith(".") for p in rel.parts) \
                 and (not rel.parts[0].startswith("_") or rel.name == "_quarto.yml") and src.name not in ("nbdev.yml", "sidebar.yml"):
-            (work / rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, work / rel)
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / rel)
     cfg = yaml.safe_load((NBS / "_quarto.yml").read_text())
     pages = sidebar_pages(cfg)
     missing = [p for p in pages if not (NBS / p).exists()]
@@ -100,7 +101,8 @@ def process(work:Path, quiet=False) -> dict:
         cfg["website"]["navbar"]["left"] = [e for e in cfg["website"]["navbar"].get("left", []) if e.get("href") not in missing]
     (work / "_quarto.yml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     mixed_by_nb = {}
-    old_cwd = os.getcwd(); os.chdir(ROOT)
+    old_cwd = os.getcwd()
+    os.chdir(ROOT)
     os.environ["IN_TEST"] = "1"
     try:
         for nb in notebooks():
@@ -114,7 +116,8 @@ def process(work:Path, quiet=False) -> dict:
             if mixed: mixed_by_nb[str(nb.relative_to(NBS))] = mixed
             _static_widgets(dst)
     finally:
-        os.environ.pop("IN_TEST", None); os.chdir(old_cwd)
+        os.environ.pop("IN_TEST", None)
+        os.chdir(old_cwd)
     renamed = _use_output_files(work)
     def rename(items):
         for i, it in enumerate(items):
@@ -122,7 +125,8 @@ def process(work:Path, quiet=False) -> dict:
             elif isinstance(it, dict):
                 if it.get("href") in renamed: it["href"] = renamed[it["href"]]
                 if isinstance(it.get("contents"), list): rename(it["contents"])
-    rename(cfg["website"]["sidebar"]["contents"]); rename(cfg["website"]["navbar"].get("left", []))
+    rename(cfg["website"]["sidebar"]["contents"])
+    rename(cfg["website"]["navbar"].get("left", []))
     (work / "_quarto.yml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     if mixed_by_nb and not quiet:
         print("docs: cells mixing imports and code were shown with their saved outputs, not run:")
@@ -141,7 +145,8 @@ def _static_widgets(nb_path:Path):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "application/vnd.jupyter.widget-view+json" in data:
-                out["data"] = {"text/markdown": WIDGET_NOTE}; changed = True
+                out["data"] = {"text/markdown": WIDGET_NOTE}
+                changed = True
     if changed: nb_path.write_text(json.dumps(nb, indent=1))
 
 

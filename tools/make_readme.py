@@ -21,7 +21,8 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
         directives = [l for l in lines if l.startswith("#|")]
         if any("hide" in d for d in directives): continue
         if cell["cell_type"] == "markdown":
-            parts.append(src); continue
+            parts.append(src)
+            continue
         code = "\n".join(l for l in lines if not l.startswith("#|")).strip()
         parts.append(f"```python\n{code}\n```")
         outs = []

@@ -37,7 +37,8 @@ def pytest_collection_modifyitems(config, items):
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_port(port:int, proc, timeout:float=60):
@@ -66,7 +67,8 @@ def server_env(tmp:Path) -> dict:
     env = dict(os.environ)
     for k, d in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
                  ("MPLCONFIGDIR", "mpl"), ("WANDB_DIR", "wandb"), ("WANDB_CONFIG_DIR", "wandb"), ("WANDB_CACHE_DIR", "wandb")]:
-        (tmp / d).mkdir(exist_ok=True); env[k] = str(tmp / d)
+        (tmp / d).mkdir(exist_ok=True)
+        env[k] = str(tmp / d)
     env.setdefault("WANDB_MODE", "disabled")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -78,7 +80,8 @@ def start_server(cmd:list, tmp:Path, port:int, name:str):
                             start_new_session=True)
     try: wait_port(port, proc)
     except Exception:
-        stop(proc); raise RuntimeError(f"{name} did not start: {(tmp / f'{name}.log').read_text()[-2000:]}")
+        stop(proc)
+        raise RuntimeError(f"{name} did not start: {(tmp / f'{name}.log').read_text()[-2000:]}")
     return proc
 
 
@@ -103,7 +106,8 @@ def lab(tmp_path_factory):
     "JupyterLab 4 serving a temporary copy of the test notebook; yields (base url, token, folder)."
     tmp = tmp_path_factory.mktemp("lab")
     shutil.copy(HERE / NOTEBOOK, tmp / NOTEBOOK)
-    app = tmp / "app_settings"; app.mkdir()
+    app = tmp / "app_settings"
+    app.mkdir()
     (app / "overrides.json").write_text(json.dumps({
         "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
         "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True}}))
