@@ -13,9 +13,9 @@ __all__ = ['EXERCISES', 'SICK_RUN', 'SEARCH_PROBLEM', 'OVERFIT_SETUP', 'Verdict'
            'check_cosine_factor', 'check_lr_pick', 'check_he_std', 'check_dead_fraction', 'check_xavier_limit',
            'check_dead_fix', 'check_precision_recall', 'check_r2', 'check_confusion', 'check_linear_baseline',
            'check_vanishing_fix', 'check_best_epoch', 'check_run_statuses', 'check_sweep_config',
-           'check_log_uniform_median', 'check_sweep_budget', 'check_xor_features', 'playground_test_loss',
-           'check_overfit_fix', 'LeCunTanh', 'shuffled_copy', 'broken_run', 'train_run', 'check_unscaled_fix',
-           'check_capacity_fix', 'check_derivative_fix', 'check_shuffle_fix']
+           'check_log_uniform_median', 'check_sweep_budget', 'check_xor_features', 'check_overfit_fix', 'LeCunTanh',
+           'shuffled_copy', 'broken_run', 'train_run', 'check_unscaled_fix', 'check_capacity_fix',
+           'check_derivative_fix', 'check_shuffle_fix']
 
 # %% ../nbs/30_exercises.ipynb #f77ee1a3
 import functools, inspect, math, tempfile, textwrap, warnings
@@ -1135,15 +1135,6 @@ def _overfit_playground(epochs:int=200, **changes):
     pg.step(epochs)
     return pg
 
-def playground_test_loss(pg) -> float:
-    "A Playground's loss on its test points, the data term only (its loss curves add the L1/L2 penalty when one is on)."
-    from fnn_nbdev.playground import feature_matrix
-    F, y = feature_matrix(pg.X_test, pg.feature_names), np.asarray(pg.y_test)
-    if pg.regression: return float(np.mean((np.asarray(pg.model.predict(F), dtype=np.float64).reshape(len(y)) - y) ** 2))
-    P = np.asarray(pg.model.predict_proba(F), dtype=np.float64).reshape(len(y), -1)
-    p = np.where(y == 1, P[:, 0], 1 - P[:, 0]) if P.shape[1] == 1 else P[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
-
 _OVERFIT_OPTIONS = {"a": "The steps are fine: the training loss falls smoothly, all the way to 0.02. A jumping loss is the sign of too large a rate.",
                     "b": "",
                     "c": "More epochs make it worse: the test loss was lowest near epoch 60 and has risen since, "
@@ -1159,13 +1150,6 @@ def _overfit_mistakes():
     return [(("a", broken), _OVERFIT_OPTIONS["a"]), (("c", broken), _OVERFIT_OPTIONS["c"]), (("d", broken), _OVERFIT_OPTIONS["d"]),
             (("b", broken), "still overfits"), (("b", _overfit_playground(noise=0.1)), "Keep the data")]
 
-def _overfit_check_losses():
-    "The data-only test loss agrees with the Playground's own curve when no penalty is on (classification and regression)."
-    from fnn_nbdev.playground import Playground
-    pgs = [_overfit_playground(epochs=3), Playground("sine (1-D)", hidden=(3,))]
-    pgs[1].step(3)
-    return [(playground_test_loss(pg), pg.test_losses[-1]) for pg in pgs]
-
 @_exercise(10, "A Playground that overfits: diagnose and fix", solution=_overfit_ref, mistakes=_overfit_mistakes)
 def check_overfit_fix(answer):
     "`(letter, playground)`: what is wrong with notebook 10's overfitting Playground, and a retrained one (same data), test loss ≤ 0.17."
@@ -1178,11 +1162,11 @@ def check_overfit_fix(answer):
         return Verdict(False, "Keep the data (gaussian, noise 0.5, train ratio 0.1, 500 points, seed 0): "
                               "fix the model or the training, not the problem.")
     if st["epoch"] == 0: return Verdict(False, "Right diagnosis. Train your Playground (pg.step(n)) before passing it.")
-    loss = playground_test_loss(pg)
+    loss = pg.test_losses[-1]   # the data's loss alone, penalty or not
     if loss <= 0.17:
         return Verdict(True, f"(b): your Playground's test loss is {loss:.3f} after {st['epoch']} epochs (the overfitting one ends at 0.204). "
                              "Fewer features, a smaller network, stopping near the best epoch or a penalty all fight overfitting.")
-    return Verdict(False, f"Right diagnosis, but your Playground still overfits: test loss {loss:.3f} (data only) after {st['epoch']} epochs. "
+    return Verdict(False, f"Right diagnosis, but your Playground still overfits: test loss {loss:.3f} after {st['epoch']} epochs. "
                           "Make the model simpler, add a penalty, or stop where the test loss was lowest; aim for 0.17.")
 
 # %% ../nbs/30_exercises.ipynb #f170d2bf

@@ -114,11 +114,12 @@ def _scratch(self:FNN):
     return self._scratch_Ws
 
 @patch
-def loss_value(self:FNN, y) -> float:
-    "Data loss of the last `propagate` for prepared targets `y` (from the logits when fused) plus the L1/L2 penalty."
+def loss_value(self:FNN, y,
+               with_penalty:bool=True) -> float:   # add the L1/L2 penalty (what training minimises); False: the data's loss alone
+    "Loss of the last `propagate` for prepared targets `y` (from the logits when fused), plus the L1/L2 penalty unless told not to."
     out = self.layers[-1]
     data = self.loss_fn.forward_logits(out.z, y, a=out.a) if self.fused else self.loss_fn.forward(out.a, y)
-    return data + (penalty(self._weights, self.l1, self.l2, self._scratch()) if (self.l1 or self.l2) else 0.0)
+    return data + (penalty(self._weights, self.l1, self.l2, self._scratch()) if with_penalty and (self.l1 or self.l2) else 0.0)
 
 @patch
 def backpropagate(self:FNN, y) -> list:
