@@ -9,7 +9,7 @@ __all__ = ['SEVERITIES', 'THRESHOLDS', 'BUDGET', 'RULES', 'FIGURES', 'FIGURES_OF
            'unit_activity', 'gradient_norms', 'diagnose', 'diagnose_config']
 
 # %% ../nbs/24_diagnose.ipynb #44ebb5f8
-import base64, html, math, time
+import base64, html, math, time, warnings
 from dataclasses import dataclass, field
 from itertools import groupby
 import numpy as np
@@ -75,7 +75,6 @@ THRESHOLDS = dict(
     rebound=3.0,           # ... or the training loss at the end of the short run above 3 × its lowest during it ...
     near_min=0.2,          # ... or lr above 0.2 × the rate at the LR finder's lowest loss
     too_low=1e-4,          # lr_too_low: lr below 1e-4 × the rate at the finder's lowest loss
-    finder_dip=0.95,       # the finder's curve is usable when its lowest loss is below 0.95 × its first
     memorise=0.05,         # cannot_overfit_batch: the batch's final loss above 5% of its trivial loss
     underfit=0.9,          # underfitting: training loss above 0.9 × the trivial loss after the short run
     val_rise=1.5,          # overfitting: validation loss above 1.5 × its lowest value during the short run
@@ -287,11 +286,12 @@ def _short_run(model:FNN, Xp, yp, setup:dict, val, steps:int) -> dict:
 def _find_lr(model:FNN, Xp, yp, setup:dict, trusted:bool=True) -> dict:
     "The LR range test with the given optimiser: curve, suggestion, lowest point, where it exploded (untrusted: no suggestion)."
     n = BUDGET["finder_steps"]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # a curve with no dip is reported as a finding, not a warning
         r = lr_find(model, Xp, yp, num=n, batch_size=setup["batch_size"], optimizer=setup["opt"], seed=setup["seed"])
     ok = np.isfinite(r.losses)
     i = int(np.argmin(np.where(ok, r.losses, np.inf))) if ok.any() else 0
-    usable = bool(trusted and ok.any() and r.losses[i] < THRESHOLDS["finder_dip"] * r.losses[0])
+    usable = bool(trusted and r.usable)   # a dip to read: lowest loss below 0.95 × the first, not at the first rate
     return dict(result=r, usable=usable, trusted=trusted, lr_min=float(r.lrs[i]), suggestion=r.suggestion if usable else None,
                 exploded=float(r.lrs[-1]) if len(r.lrs) < n else None)
 
@@ -321,7 +321,7 @@ def _lr_rules(d, s):
         yield _f("lr_suggestion", "info", f"The LR finder ({s['optimizer']}) suggests lr={f['suggestion']:.2g}: its loss is lowest "
                  f"near {f['lr_min']:.2g}{blowup}; you gave {lr:g}.", **ev)
     else:
-        why = "its loss never fell 5% below its start" if f["trusted"] else "the loss at the given weights is far too high"
+        why = f["result"].problem if f["trusted"] else "the loss at the given weights is far too high"
         yield _f("lr_suggestion", "info", f"The LR finder suggests nothing ({why}); the rate is judged by the short run alone.", **ev)
 
 # %% ../nbs/24_diagnose.ipynb #eeaa45ce
