@@ -6,7 +6,7 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/activations.html.md"""
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'Activation', 'Identity', 'Sigmoid', 'Tanh', 'ReLU', 'LeakyReLU', 'ELU', 'GELU', 'Softplus', 'Softmax',
-           'get_activation', 'ActivationGroups', 'layer_activation']
+           'get_activation', 'ActivationGroups', 'neuron_order_text', 'layer_activation']
 
 # %% ../nbs/02_activations.ipynb #ae924f31
 from abc import ABC, abstractmethod
@@ -20,7 +20,10 @@ class Activation(ABC):
     params = ()  # names of the numeric parameters, in the order of the `'name:p1,p2'` spec
     saturates = None  # where f' vanishes: 'both' tails (sigmoid, tanh), 'below' (z → −∞: the ReLU family), or None
     backward_uses = ("z", "a")  # what `backward` reads besides the incoming gradient (per-neuron groups copy only that)
-    def __call__(self, z): return self.forward(np.asarray(z))
+    def __call__(self, z):
+        z = np.asarray(z)
+        z = z if z.dtype.kind == "f" else z.astype(np.float64)     # integers: computed in float64
+        return self.forward(z) if z.ndim else self.forward(z.reshape(1))[0]   # a plain number: a number back
     @abstractmethod
     def forward(self, z, out=None): "$f(z)$, written into `out` when it is given."
     @abstractmethod
@@ -254,7 +257,24 @@ class ActivationGroups(Activation):
     def counts(self) -> list:
         "`(spec, number of neurons)` per group, e.g. `[('relu', 2), ('tanh', 2)]`."
         return [(f.spec, len(range(c.start, c.stop, c.step)) if isinstance(c, slice) else len(c)) for f, c in self.groups]
-    def __repr__(self): return f"ActivationGroups({', '.join(f'{s}×{n}' for s, n in self.counts)})"
+    def __repr__(self): return f"ActivationGroups({neuron_order_text(self.neuron_specs)})"
+
+# %% ../nbs/02_activations.ipynb #6b58b1b2
+def neuron_order_text(specs:list, max_runs:int=4) -> str:
+    "Per-neuron activations in their order, compactly: `'(relu, tanh) ×3'`, `'relu ×2, tanh, relu'`, or counts when irregular."
+    specs = [str(x) for x in specs]
+    n = len(specs)
+    for p in range(1, n // 2 + 1):                         # the shortest period that repeats exactly
+        if n % p == 0 and specs == specs[:p] * (n // p):
+            unit = specs[0] if p == 1 else "(" + ", ".join(specs[:p]) + ")"
+            return f"{unit} ×{n // p}"
+    runs = []
+    for x in specs:
+        if runs and runs[-1][0] == x: runs[-1][1] += 1
+        else: runs.append([x, 1])
+    if len(runs) <= max_runs: return ", ".join(x if k == 1 else f"{x} ×{k}" for x, k in runs)
+    counts = {x: specs.count(x) for x in dict.fromkeys(specs)}
+    return ", ".join(f"{x} ×{k}" for x, k in counts.items()) + " (mixed order)"
 
 # %% ../nbs/02_activations.ipynb #0233130b
 def layer_activation(spec, n_units:int, arg:str="activations") -> Activation:

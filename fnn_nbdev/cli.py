@@ -64,6 +64,8 @@ def run_config(args) -> RunConfig:
     base = read_settings(args.config, "a run config") if getattr(args, "config", None) else {}
     return RunConfig.from_dict(base, **{k: v for k, v in vars(args).items() if k in DEFAULT_CONFIG})
 
+
+
 # %% ../nbs/29_cli.ipynb #9205f1fc
 def add_tracking_args(parser):
     "Add `--run-dir`, `--overwrite`, `--wandb [MODE]`, `--wandb-project`, `--wandb-group`, `--wandb-name` to a parser."
@@ -107,7 +109,7 @@ def train_main(args) -> int:
     cbs = []
     try:
         cfg = run_config(args)
-        cbs = tracking_callbacks_from_args(args, cfg.to_dict())
+        cbs = tracking_callbacks_from_args(args, cfg.logged(vars(args)))
         res = run_experiment(cfg, callbacks=cbs, progress=not args.no_progress)
         if args.save: res.model.save(args.save)
     except DivergenceError as e:

@@ -12,7 +12,7 @@ import ast, copy, json
 from dataclasses import dataclass, field, fields, replace as _replace
 import numpy as np
 from fastcore.basics import patch
-from .errors import FNNError, ConfigError, ArgTypeError, check_bool, check_choice, check_number, check_nonneg
+from .errors import FNNError, ConfigError, ArgTypeError, check_bool, check_choice, check_number, check_nonneg, did_you_mean
 from .activations import ACTIVATIONS, get_activation
 from .init import INITS, init_spec
 from .losses import LOSSES, get_loss
@@ -199,8 +199,14 @@ def from_dict(cls:RunConfig, d:dict|None=None, **overrides) -> RunConfig:
     user = {**(d or {}), **overrides}
     names = [f.name for f in fields(cls)]
     unknown = [k for k in user if k not in names]
-    if unknown: raise ConfigError(unknown[0], "a run setting (one of " + ", ".join(names) + ")", user[unknown[0]])
+    if unknown: raise ConfigError(unknown[0], "a run setting (one of " + ", ".join(names) + ")", user[unknown[0]],
+                                  did_you_mean(unknown[0], names))
     return cls(**user)
+
+@patch
+def logged(self:RunConfig, given:dict|None=None) -> dict:
+    "`to_dict()`, with `n_layers` and `width` as `given` set them: what a run logs, so that a sweep over the two finds its own values."
+    return {**self.to_dict(), **{k: given[k] for k in ("n_layers", "width") if (given or {}).get(k) is not None}}
 
 @patch
 def replace(self:RunConfig, **changes) -> RunConfig:

@@ -9,7 +9,7 @@ __all__ = ['SEVERITIES', 'THRESHOLDS', 'BUDGET', 'RULES', 'FIGURES', 'FIGURES_OF
            'unit_activity', 'gradient_norms', 'diagnose', 'diagnose_config']
 
 # %% ../nbs/24_diagnose.ipynb #44ebb5f8
-import base64, html, math, time
+import base64, html, math, time, warnings
 from dataclasses import dataclass, field
 from itertools import groupby
 import numpy as np
@@ -72,14 +72,17 @@ THRESHOLDS = dict(
     gradcheck_floor=1e-7,  # ... and its largest difference above this × max(1, loss) (below: round-off of the differences)
     diverged=1.5,          # lr_too_high (error): the short run's final loss above 1.5 × its first, or not finite
     spike=5.0,             # lr_too_high: a batch loss above 5 × the first ...
+    rebound=3.0,           # ... or the training loss at the end of the short run above 3 × its lowest during it ...
     near_min=0.2,          # ... or lr above 0.2 × the rate at the LR finder's lowest loss
     too_low=1e-4,          # lr_too_low: lr below 1e-4 × the rate at the finder's lowest loss
-    finder_dip=0.95,       # the finder's curve is usable when its lowest loss is below 0.95 × its first
     memorise=0.05,         # cannot_overfit_batch: the batch's final loss above 5% of its trivial loss
     underfit=0.9,          # underfitting: training loss above 0.9 × the trivial loss after the short run
-    val_rise=1.5,          # overfitting: validation loss above 1.5 × its lowest value during the short run ...
+    val_rise=1.5,          # overfitting: validation loss above 1.5 × its lowest value during the short run
+    train_near_min=1.2,    # ... while the training loss is within 1.2 × its lowest (it rose too: unstable, not overfitting) ...
     memorised=0.99,        # ... or training accuracy at least 0.99 ...
-    acc_gap=0.1)           # ... and validation accuracy lower by more than 0.1
+    acc_gap=0.1,           # ... and validation accuracy lower by more than 0.1
+    learned=0.95,          # chance_validation: the training loss at most 0.95 × the trivial loss ...
+    carried=0.25)          # ... and the validation loss below the trivial loss by less than 0.25 × the training loss's drop below it
 BUDGET = dict(steps=500, evals=20, eval_samples=1024, probe=512, unit_samples=4096, gradcheck_samples=8, max_entries=16, h=1e-6,
               finder_steps=100, batch=16, batch_steps=300, batch_lr=1e-2)
 
@@ -283,27 +286,31 @@ def _short_run(model:FNN, Xp, yp, setup:dict, val, steps:int) -> dict:
 def _find_lr(model:FNN, Xp, yp, setup:dict, trusted:bool=True) -> dict:
     "The LR range test with the given optimiser: curve, suggestion, lowest point, where it exploded (untrusted: no suggestion)."
     n = BUDGET["finder_steps"]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # a curve with no dip is reported as a finding, not a warning
         r = lr_find(model, Xp, yp, num=n, batch_size=setup["batch_size"], optimizer=setup["opt"], seed=setup["seed"])
     ok = np.isfinite(r.losses)
     i = int(np.argmin(np.where(ok, r.losses, np.inf))) if ok.any() else 0
-    usable = bool(trusted and ok.any() and r.losses[i] < THRESHOLDS["finder_dip"] * r.losses[0])
+    usable = bool(trusted and r.usable)   # a dip to read: lowest loss below 0.95 × the first, not at the first rate
     return dict(result=r, usable=usable, trusted=trusted, lr_min=float(r.lrs[i]), suggestion=r.suggestion if usable else None,
                 exploded=float(r.lrs[-1]) if len(r.lrs) < n else None)
 
 def _lr_rules(d, s):
     r, f, lr = d["short_run"], d["finder"], s["lr"]
     rel = lr / f["lr_min"] if f["usable"] else None
-    ev = dict(lr=lr, first_loss=r["first"], final_loss=r["final"], spike=r["spike"], suggestion=f["suggestion"],
+    train = [t["loss"] for t in r["train"]]
+    rebound = train[-1] / min(train) if r["finite"] and train and min(train) > 0 else 1.0
+    ev = dict(lr=lr, first_loss=r["first"], final_loss=r["final"], spike=r["spike"], rebound=rebound, suggestion=f["suggestion"],
               lr_at_finder_min=f["lr_min"] if f["usable"] else None, finder_exploded_at=f["exploded"])
-    lower = f"towards {f['suggestion']:.2g}" if f["usable"] else "by 3–10×"
+    lower = f"towards {f['suggestion']:.2g}" if f["usable"] and f["suggestion"] < 0.8 * lr else "by 3–10×"
     if r["diverged"]:
         end = format(r["final"], ".3g") if r["finite"] else "a non-finite value"
         yield _f("lr_too_high", "error", f"The short run diverged: the loss went from {r['first']:.3g} to {end} with lr={lr:g}. "
                  f"Lower it {lower}, or clip the gradients.", **ev)
-    elif r["spike"] > THRESHOLDS["spike"] or (rel is not None and rel > THRESHOLDS["near_min"]):
+    elif r["spike"] > THRESHOLDS["spike"] or rebound > THRESHOLDS["rebound"] or (rel is not None and rel > THRESHOLDS["near_min"]):
         why = (f"a batch loss jumped to {r['spike']:.3g} × the first" if r["spike"] > THRESHOLDS["spike"] else
-               f"it is {rel:.2g} × the rate where the finder's loss bottoms out ({f['lr_min']:.2g})")
+               f"the training loss ended at {train[-1]:.3g}, {rebound:.2g} × its lowest ({min(train):.3g}) during the run"
+               if rebound > THRESHOLDS["rebound"] else f"it is {rel:.2g} × the rate where the finder's loss bottoms out ({f['lr_min']:.2g})")
         yield _f("lr_too_high", "warning", f"lr={lr:g} is at the edge of stability: {why}. Lower it {lower}.", **ev)
     elif rel is not None and rel < THRESHOLDS["too_low"]:
         yield _f("lr_too_low", "warning", f"lr={lr:g} is {rel:.1e} × the rate where the finder's loss bottoms out; in "
@@ -314,7 +321,7 @@ def _lr_rules(d, s):
         yield _f("lr_suggestion", "info", f"The LR finder ({s['optimizer']}) suggests lr={f['suggestion']:.2g}: its loss is lowest "
                  f"near {f['lr_min']:.2g}{blowup}; you gave {lr:g}.", **ev)
     else:
-        why = "its loss never fell 5% below its start" if f["trusted"] else "the loss at the given weights is far too high"
+        why = f["result"].problem if f["trusted"] else "the loss at the given weights is far too high"
         yield _f("lr_suggestion", "info", f"The LR finder suggests nothing ({why}); the rate is judged by the short run alone.", **ev)
 
 # %% ../nbs/24_diagnose.ipynb #eeaa45ce
@@ -349,12 +356,20 @@ def _fit_rules(d, s):
                  **ev, limit=THRESHOLDS["underfit"])
     if va is not None:
         best, acc = min(v["loss"] for v in r["val"]), (tr.get("accuracy") or 0, va.get("accuracy") or 0)
-        rose = va["loss"] > THRESHOLDS["val_rise"] * best
+        learning = tr["loss"] <= THRESHOLDS["train_near_min"] * min(t["loss"] for t in r["train"])
+        rose = va["loss"] > THRESHOLDS["val_rise"] * best and learning
         if rose or (acc[0] >= THRESHOLDS["memorised"] and acc[0] - acc[1] > THRESHOLDS["acc_gap"]):
             what = (f"the validation loss rose to {va['loss']:.3g} from its best {best:.3g}" if rose else
                     f"training accuracy is {acc[0]:.1%}, validation accuracy {acc[1]:.1%}")
             yield _f("overfitting", "warning", f"After {n} steps {what}: the network memorises its training data. Use more data, "
                      "dropout or L2, a smaller network, or early stopping.", **ev, val_best=best, limit=THRESHOLDS["val_rise"])
+        drop, carried = trivial - tr["loss"], trivial - va["loss"]
+        if tr["loss"] <= THRESHOLDS["learned"] * trivial and carried < THRESHOLDS["carried"] * drop:
+            yield _f("chance_validation", "warning", f"After {n} steps the training loss is {drop:.3g} below the trivial loss {trivial:.3g}, "
+                     f"the validation loss {va['loss']:.3g} " + (f"only {carried:.3g} below it" if carried > 0 else "not below it at all") +
+                     ": what the network learns does not carry over. Check that the labels belong to their rows (shuffled or "
+                     "misaligned labels), that the validation data comes from the same source, and that there are enough training "
+                     "samples to learn from.", **ev, val_best=best, limit=THRESHOLDS["carried"])
     acc = f"; accuracy {tr['accuracy']:.1%}" + (f" / {va['accuracy']:.1%}" if va else "") if "accuracy" in tr else ""
     val = f", validation {va['loss']:.3g}" if va else ""
     yield _f("short_run", "info", f"In {n} steps ({s['optimizer']}, lr {s['lr']:g}, batch {s['batch_size']}) the training loss "
@@ -486,7 +501,7 @@ FIGURES_OF = dict(unscaled_inputs=("inputs",), label_imbalance=("classes",), dea
                   vanishing_gradients=("gradients",), exploding_gradients=("gradients",), gradient_mismatch=("gradcheck",),
                   gradcheck_inconclusive=("gradcheck",), lr_too_high=("finder", "short_run"), lr_too_low=("finder", "short_run"),
                   lr_suggestion=("finder",), cannot_overfit_batch=("overfit",), **dict.fromkeys(
-                      ("high_initial_loss", "underfitting", "overfitting", "short_run"), ("short_run",)))
+                      ("high_initial_loss", "underfitting", "overfitting", "chance_validation", "short_run"), ("short_run",)))
 
 @patch
 def figure(self:DiagnosisReport, name:str):

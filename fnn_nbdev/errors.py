@@ -6,11 +6,11 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/errors.html.md"""
 
 # %% auto #0
 __all__ = ['FNNError', 'ConfigError', 'ShapeError', 'DataError', 'ArgTypeError', 'DivergenceError', 'ModelFileError',
-           'MissingDependencyError', 'check_choice', 'check_number', 'check_positive_int', 'check_positive',
-           'check_nonneg', 'check_bool', 'check_array', 'check_labels', 'check_spec']
+           'MissingDependencyError', 'did_you_mean', 'check_choice', 'check_number', 'check_positive_int',
+           'check_positive', 'check_nonneg', 'check_bool', 'check_array', 'check_labels', 'check_spec']
 
 # %% ../nbs/00_errors.ipynb #393a2eb6
-import math
+import difflib, math
 import numpy as np
 
 # %% ../nbs/00_errors.ipynb #df8f9942
@@ -57,10 +57,15 @@ class MissingDependencyError(FNNError, ImportError):
     "An optional package is needed for this feature; the message says which extra to install."
 
 # %% ../nbs/00_errors.ipynb #c375a6ff
+def did_you_mean(value, choices) -> str:
+    "`\"Did you mean 'adam'?\"` when a string `value` is close to one of `choices` (a typo), else `\"\"`."
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1) if isinstance(value, str) else []
+    return f"Did you mean {close[0]!r}?" if close else ""
+
 def check_choice(arg:str, value, choices):
-    "Return `value` if it is one of `choices`, else raise `ConfigError` listing the valid ones."
+    "Return `value` if it is one of `choices`, else raise `ConfigError` listing the valid ones (and the closest, for a typo)."
     if isinstance(value, str) and value in choices: return value
-    raise ConfigError(arg, "one of " + ", ".join(repr(c) for c in sorted(choices)), value)
+    raise ConfigError(arg, "one of " + ", ".join(repr(c) for c in sorted(choices)), value, did_you_mean(value, choices))
 
 def check_number(arg:str, value, *, integer=False, low=None, high=None, low_open=False, allow_none=False):
     "Return `value` as `int`/`float` if it is a finite number within the bounds, else raise."

@@ -15,7 +15,7 @@ from . import __version__
 from .errors import (FNNError, ConfigError, ShapeError, ArgTypeError, ModelFileError, check_array, check_choice,
                               check_nonneg, check_number, check_positive, check_positive_int, check_bool)
 from .files import as_path, write_npz, NpzReader, split_arrays, join_arrays
-from .activations import Softmax, Sigmoid, ActivationGroups
+from .activations import Softmax, Sigmoid, ActivationGroups, Activation, get_activation, neuron_order_text
 from .layers import Dense, layer_specs, dropout_rates
 from .losses import get_loss, penalty, add_penalty_grads
 from .optim import Optimizer, get_optimizer, optimizer_arrays, optimizer_from_archive
@@ -23,6 +23,13 @@ from .data import warn_if_unscaled
 from .train import Callback, Trainer, ProgressBar, DivergenceGuard, LRScheduler, FIT_DEFAULTS, resume_settings
 
 # %% ../nbs/11_model.ipynb #e2b9ec45
+def _activation_text(a) -> str:
+    "One layer's activation as given, for `repr`: a name, an `Activation`'s spec, or a per-neuron list in its order."
+    if isinstance(a, str): return a
+    if isinstance(a, (list, tuple)): return "[" + neuron_order_text([get_activation(x).spec for x in a]) + "]"
+    spec = a.spec if isinstance(a, Activation) else repr(a)
+    return spec if isinstance(spec, str) else "[" + neuron_order_text(spec) + "]"
+
 class FNN:
     "A feed-forward neural network with hand-written backpropagation."
     def __init__(self,
@@ -74,7 +81,7 @@ class FNN:
     n_params = property(lambda self: sum(p.size for p in self.params), doc="Number of trainable numbers.")
 
     def __repr__(self):
-        acts = ", ".join(a if isinstance(a, str) else f"[{len(a)} per-neuron]" for a in self.activations)
+        acts = ", ".join(_activation_text(a) for a in self.activations)
         drop = f", dropout={self.dropout}" if self.dropout else ""
         return f"FNN({self.sizes}, [{acts}], loss={self.loss_fn.name!r}{drop})"
 
@@ -114,11 +121,12 @@ def _scratch(self:FNN):
     return self._scratch_Ws
 
 @patch
-def loss_value(self:FNN, y) -> float:
-    "Data loss of the last `propagate` for prepared targets `y` (from the logits when fused) plus the L1/L2 penalty."
+def loss_value(self:FNN, y,
+               with_penalty:bool=True) -> float:   # add the L1/L2 penalty (what training minimises); False: the data's loss alone
+    "Loss of the last `propagate` for prepared targets `y` (from the logits when fused), plus the L1/L2 penalty unless told not to."
     out = self.layers[-1]
     data = self.loss_fn.forward_logits(out.z, y, a=out.a) if self.fused else self.loss_fn.forward(out.a, y)
-    return data + (penalty(self._weights, self.l1, self.l2, self._scratch()) if (self.l1 or self.l2) else 0.0)
+    return data + (penalty(self._weights, self.l1, self.l2, self._scratch()) if with_penalty and (self.l1 or self.l2) else 0.0)
 
 @patch
 def backpropagate(self:FNN, y) -> list:
@@ -340,11 +348,11 @@ def evaluate(self:FNN, X, y, chunk_size:int=4096) -> dict:
             sse, sae = sse + float(np.vdot(d, d)), sae + float(np.abs(d).sum())
         else: correct += self._n_correct(a, yb)
     n = len(X)
-    res = {"loss": total / n + (penalty(self._weights, self.l1, self.l2) if (self.l1 or self.l2) else 0.0)}
+    res = {"loss": float(total / n + (penalty(self._weights, self.l1, self.l2) if (self.l1 or self.l2) else 0.0))}
     if self.task == "regression":
         sst = float(((y - y.mean(axis=0)) ** 2).sum())
         res.update(mae=sae / y.size, rmse=math.sqrt(sse / y.size), r2=1 - sse / sst if sst > 0 else 0.0)
-    else: res["accuracy"] = correct / n
+    else: res["accuracy"] = float(correct) / n
     return res
 
 # %% ../nbs/11_model.ipynb #34ae92ec
@@ -438,7 +446,7 @@ def summary(self:FNN) -> str:
     "A table of the layers: shapes, activations, dropout and parameter counts."
     rows = [("layer", "shape", "activation", "params")]
     for i, l in enumerate(self.layers, 1):
-        act = l.act.spec if not isinstance(l.act, ActivationGroups) else ", ".join(f"{s}×{n}" for s, n in l.act.counts)
+        act = l.act.spec if not isinstance(l.act, ActivationGroups) else neuron_order_text(l.act.neuron_specs)
         rows.append((str(i), f"{l.n_in} → {l.n_out}", act + (f", dropout {l.dropout:g}" if l.dropout else ""), f"{l.n_params:,}"))
     w = [max(len(r[c]) for r in rows) for c in range(4)]
     lines = ["  ".join(r[c].ljust(w[c]) if c < 3 else r[c].rjust(w[c]) for c in range(4)) for r in rows]

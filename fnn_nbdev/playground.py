@@ -291,7 +291,7 @@ def _problem_changed(self:Playground):
 @patch
 def _loss(self:Playground, F, Y) -> float:
     self.model.propagate(F)
-    return float(self.model.loss_value(Y))
+    return float(self.model.loss_value(Y, with_penalty=False))
 
 @patch
 def train_epoch(self:Playground):

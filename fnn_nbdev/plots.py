@@ -197,7 +197,7 @@ def _unit_profile(act, n_units):
     z = np.linspace(-6, 6, 241)[:, None]
     groups = getattr(act, "groups", None) or [(act, slice(0, n_units))]
     peak, kind = np.empty(n_units), np.full(n_units, None, dtype=object)
-    for f, cols in groups: peak[cols], kind[cols] = float(np.max(f.derivative(z))), f.saturates
+    for f, cols in groups: peak[cols], kind[cols] = float(np.max(np.abs(f.derivative(z)))), f.saturates
     return peak, kind
 
 def probe_stats(model,             # an `FNN`
@@ -212,7 +212,7 @@ def probe_stats(model,             # an `FNN`
         stats[f"act_mean/layer{i}"], stats[f"act_std/layer{i}"] = float(a.mean()), float(a.std())
         if layer.act.name == "softmax": continue
         peak, kind = profiles[i - 1] if profiles is not None else _unit_profile(layer.act, layer.n_out)
-        flat = layer.act.derivative(z) < 0.01 * peak
+        flat = np.abs(layer.act.derivative(z)) < 0.01 * peak      # |f'|: GELU's derivative dips below 0 and still passes gradient
         stats[f"dead_frac/layer{i}"] = float(flat.all(axis=0).mean())
         for name, k in (("sat_frac", "both"), ("inactive_frac", "below")):
             if (kind == k).any(): stats[f"{name}/layer{i}"] = float(flat[:, kind == k].mean())

@@ -99,7 +99,7 @@ class Trial:
     status: str = "failed"              # 'finished', 'pruned' or 'failed'
     metric: float|None = None           # the final value of the sweep's metric
     metrics: dict = field(default_factory=dict)   # ExperimentResult.final: loss, accuracy, val_loss, ...
-    config: dict = field(default_factory=dict)    # the whole run config (RunConfig.to_dict())
+    config: dict = field(default_factory=dict)    # the whole run config (RunConfig.logged(params))
     epochs: int = 0
     pruned_at: int|None = None
     error: str|None = None
@@ -141,7 +141,7 @@ def run_trial(params:dict,              # the trial's run settings (any subset o
     try:
         try: cfg = RunConfig.from_dict(params)
         except FNNError as e: cfg, invalid = None, e
-        if cfg is not None: trial.config = cfg.to_dict()
+        if cfg is not None: trial.config = cfg.logged(params)
         cbs = tracking_callbacks(trial.config or params, run_dir=run_dir, wandb=None if wandb in (None, "disabled") else wandb,
                                  project=project, group=group, name=trial_id, finish=False, **(wandb_kwargs or {}))
         if cfg is None: raise invalid

@@ -256,7 +256,7 @@ def run_tracked(config:RunConfig|dict|None,      # the run: a `RunConfig`, or a 
     try:
         cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         for cb in cbs:
-            if isinstance(cb, (RunRecorder, WandbCallback)): cb.config = cfg.to_dict()
+            if isinstance(cb, (RunRecorder, WandbCallback)): cb.config = cfg.logged(raw)
         res = run_experiment(cfg, callbacks=cbs, progress=progress)
     except BaseException as e:
         finish_tracking(cbs, error=e)

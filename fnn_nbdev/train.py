@@ -381,13 +381,19 @@ class LRFindResult:
         self.lrs, self.losses = np.array(lrs), np.array(losses)
         ok = np.isfinite(self.losses)
         lr, loss = self.lrs[ok], self.losses[ok]
-        self.suggestion = float(lr[np.argmin(loss)] / 10) if len(loss) else float("nan")
+        i = int(np.argmin(loss)) if len(loss) else 0
+        self.suggestion = float(lr[i] / 10) if len(loss) else float("nan")
+        self.problem = ("no finite loss was recorded" if not len(loss) else
+                        f"the smoothed loss was lowest at the first rate tried ({lr[0]:.2g})" if i == 0 else
+                        f"the smoothed loss never fell 5% below its start ({loss[0]:.4g} → {loss[i]:.4g})" if loss[i] > 0.95 * loss[0] else None)
+    usable = property(lambda self: self.problem is None, doc="False when the curve has no dip to read a rate from (see `problem`).")
     def plot(self, ax=None):
         "Loss against learning rate (log scale), with the suggestion marked; the y-axis shows the useful range, not the blow-up."
-        import matplotlib.pyplot as plt
-        if ax is None: _, ax = plt.subplots(figsize=(5, 3.2))
+        if ax is None:
+            import matplotlib.pyplot as plt
+            _, ax = plt.subplots(figsize=(5, 3.2))
         ax.semilogx(self.lrs, self.losses)
-        ax.axvline(self.suggestion, ls="--", c="C1", label=f"suggestion {self.suggestion:.2g}")
+        ax.axvline(self.suggestion, ls="--", c="C1", label=f"suggestion {self.suggestion:.2g}" + ("" if self.usable else " (no dip: unusable)"))
         ok = self.losses[np.isfinite(self.losses)]
         if len(ok):   # from the lowest loss to the highest one *before* it: the explosion at the end runs off the top
             low, high = ok.min(), ok[:int(np.argmin(ok)) + 1].max()
@@ -397,7 +403,8 @@ class LRFindResult:
         ax.set_ylabel("smoothed loss")
         ax.legend()
         return ax.figure
-    def __repr__(self): return f"LRFindResult(tried {len(self.lrs)} rates, suggestion={self.suggestion:.3g})"
+    def __repr__(self):
+        return f"LRFindResult(tried {len(self.lrs)} rates, suggestion={self.suggestion:.3g}" + ("" if self.usable else f"; unusable: {self.problem}") + ")"
 
 def lr_find(model, X, y, *, start_lr=1e-7, end_lr=10.0, num=100, batch_size=32, optimizer="sgd", seed=None) -> LRFindResult:
     "Run the LR range test on `model` (any model with `fit`); its weights are restored afterwards."
@@ -411,4 +418,8 @@ def lr_find(model, X, y, *, start_lr=1e-7, end_lr=10.0, num=100, batch_size=32, 
                       lr=start_lr, callbacks=[finder], progress=False, seed=seed, on_divergence="warn")
     finally:
         for s, p in zip(saved, model.params): np.copyto(p, s)
-    return LRFindResult(finder.lrs, finder.losses)
+    res = LRFindResult(finder.lrs, finder.losses)
+    if not res.usable:
+        warnings.warn(f"lr_find: {res.problem}, so the suggestion {res.suggestion:.2g} means nothing. Sweep more slowly (num=300) "
+                      "or start higher (start_lr=1e-4); if that does not help, check the data and the model.", UserWarning, stacklevel=2)
+    return res

@@ -185,6 +185,26 @@ def test_overfitting(digits):
     assert f.evidence["train_accuracy"] == 1.0 and f.evidence["val_accuracy"] < 0.9
 
 
+def test_shuffled_labels_leave_validation_at_the_trivial_loss(digits, healthy):
+    "Labels permuted against their rows: the training loss falls, the validation loss (true labels) does not."
+    shuffled = np.random.default_rng(0).permutation(digits["y"])
+    for lr in (1e-3, 1e-2):   # at 1e-3 the network has barely begun to memorise; at 1e-2 its validation loss rises above the trivial one
+        f = diagnose(net(), digits["X"], shuffled, lr=lr, validation_data=digits["val"])["chance_validation"]
+        e, drop = f.evidence, f.evidence["trivial_loss"] - f.evidence["train_loss"]
+        assert f.severity == "warning" and e["train_loss"] <= 0.95 * e["trivial_loss"] and e["trivial_loss"] - e["val_loss"] < 0.25 * drop
+    assert "chance_validation" not in healthy.codes
+
+
+def test_an_unstable_run_is_not_called_overfitting(digits):
+    "Validation and training loss rising together is a rate too high, not memorisation."
+    r = diagnose(FNN([64, 64, 64, 10], "relu", seed=0), digits["X"], digits["y"], optimizer="momentum", lr=0.1, validation_data=digits["val"])
+    run = r.data["short_run"]
+    val = [v["loss"] for v in run["val"]]
+    assert not run["diverged"] and val[-1] > 1.5 * min(val)               # the validation loss rose as much as overfitting's rule asks ...
+    assert run["train"][-1]["loss"] > 1.2 * min(t["loss"] for t in run["train"])   # ... but the training loss rose with it
+    assert "overfitting" not in r.codes and "lr_too_high" in r.codes
+
+
 def test_underfitting(spirals):
     Xs, ys, val = spirals
     f = diagnose(FNN([2, 3], "relu", seed=0), Xs, ys, validation_data=val)["underfitting"]
