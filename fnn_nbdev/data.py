@@ -20,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+# two lines rather than one wrapped import: nbdev-export makes only one-line imports relative
 from .errors import ConfigError, DataError, MissingDependencyError, ModelFileError, ShapeError
-
-# nbdev-export makes one-line imports relative, not wrapped ones: two lines, kept apart
-# isort: split
 from .errors import check_array, check_choice, check_labels, check_number, check_positive_int
 from .files import NpzReader, write_npz
 from .images import IMAGE_SETS, cache_dir, load_image_set
