@@ -44,12 +44,14 @@ def main():
           f"{args.pairs} interleaved pairs per row after a warm-up epoch; NumPy {np.__version__}")
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)", flush=True)
     head = f"{'optimizer':<10}{'dtype':<9}{'threads':>7}{'fnn_nbdev s':>13}{'PyTorch s':>11}{'ratio median':>14}{'ratio min–max':>16}"
-    print(head); print("-" * len(head))
+    print(head)
+    print("-" * len(head))
     rows = []
     flops = 2 * (2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) + sum(a * b for a, b in zip(SIZES[1:-1], SIZES[2:])))
     def sgemm_rate(k=1024, reps=10):
         "The machine's float32 matmul rate (a 1024³ sgemm), for the share of it that fnn_nbdev's SGD epoch reaches."
-        A = np.ones((k, k), np.float32); A @ A
+        A = np.ones((k, k), np.float32)
+        A @ A
         t = time.perf_counter()
         for _ in range(reps): A @ A
         return 2 * k ** 3 * reps / (time.perf_counter() - t)
@@ -74,12 +76,17 @@ def main():
                         t = time.perf_counter()
                         torch_epoch(tm, topt, X_t, y_t, gen, BATCH)
                         return time.perf_counter() - t
-                    run_fnn(0); run_torch(0)   # warm-up: buffers, caches, lazy initialisation
+                    run_fnn(0)
+                    run_torch(0)  # warm-up: buffers, caches, lazy initialisation
                     a, b, peaks = [], [], []
                     for k in range(args.pairs):
                         peaks.append(sgemm_rate())
-                        if k % 2: b.append(run_torch(k)); a.append(run_fnn(k))
-                        else: a.append(run_fnn(k)); b.append(run_torch(k))
+                        if k % 2:
+                            b.append(run_torch(k))
+                            a.append(run_fnn(k))
+                        else:
+                            a.append(run_fnn(k))
+                            b.append(run_torch(k))
                 ratios = [x / z for x, z in zip(a, b)]
                 row = dict(optimizer=opt_name, dtype=dtype, threads=threads, fnn=statistics.median(a), torch=statistics.median(b),
                            ratio=statistics.median(ratios), lo=min(ratios), hi=max(ratios))

@@ -9,7 +9,6 @@ call's time splits between its parts. Prints the BLAS kernel (threadpoolctl) nex
 asserted: numbers are printed.
 """
 import argparse, statistics, time
-import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 from fnn_nbdev import diagnose as D
 from fnn_nbdev.data import load_dataset, split, Standardizer

@@ -62,7 +62,9 @@ def adam_epoch_split(model, X, y):
     "CPU seconds of one Adam epoch of `fit`: in total, in Adam's update, and in the same steps' matmuls alone (on the same gathered batches)."
     spent, original = [0.0], Adam._update
     def timed(self):
-        c = time.process_time(); original(self); spent[0] += time.process_time() - c
+        c = time.process_time()
+        original(self)
+        spent[0] += time.process_time() - c
     Adam._update = timed
     try:
         c = time.process_time()
@@ -86,7 +88,9 @@ def callback_seconds(model, X, y, epochs):
     spent, original = collections.Counter(), Trainer._call
     def timed(self, hook):
         for f in self._hooks[hook]:
-            t = time.perf_counter(); f(self); spent[type(f.__self__).__name__] += time.perf_counter() - t
+            t = time.perf_counter()
+            f(self)
+            spent[type(f.__self__).__name__] += time.perf_counter() - t
     Trainer._call = timed
     try: h = model.fit(X, y, epochs=epochs, batch_size=BATCH, optimizer="sgd", lr=0.01, progress=True, seed=0)
     finally: Trainer._call = original
@@ -97,7 +101,9 @@ def epoch_seconds_bare(model, X, y, lr):
     y = model.prepare_y(y, len(X))
     opt = get_optimizer("sgd", model.params, model.grads, lr=lr)
     t = time.perf_counter()
-    for Xb, yb in BatchIterator(X, y, BATCH, seed=0, check_finite=False): model.train_step(Xb, yb); opt.step()
+    for Xb, yb in BatchIterator(X, y, BATCH, seed=0, check_finite=False):
+        model.train_step(Xb, yb)
+        opt.step()
     return time.perf_counter() - t
 
 def main():
@@ -127,7 +133,8 @@ def main():
         # each number is the best of the rounds (least disturbed)
         with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):   # tqdm still formats its bar
             for r in range(args.rounds):
-                peaks.append(sgemm_peak(dtype=dt)); shapes.append(sgemm_model_shapes(dtype=dt))
+                peaks.append(sgemm_peak(dtype=dt))
+                shapes.append(sgemm_model_shapes(dtype=dt))
                 runs = [("sgd", lambda: epoch_seconds(uniform, X, y, "sgd", 0.01, args.epochs)),
                         ("adam", lambda: epoch_seconds(uniform, X, y, "adam", 1e-3, args.epochs)),
                         ("sgd, mixed layer 1", lambda: epoch_seconds(mixed, X, y, "sgd", 0.01, args.epochs)),
@@ -153,7 +160,8 @@ def main():
         print(f"{name:<22}{sec:>9.3f}{N / sec:>12,.0f}{rate / 1e9:>9.1f}{100 * rate / peak:>7.1f}%{100 * rate / shapes:>7.1f}%")
     print(f"Adam step / SGD step:          {rows['adam'] / rows['sgd']:.3f}")
     print(f"mixed layer / uniform (SGD):   {rows['sgd, mixed layer 1'] / rows['sgd']:.3f}")
-    for key, what in (("sgd, relu/tanh alt.", "relu/tanh alternating (strided views)"), ("sgd, relu/tanh random", "relu/tanh in random order (gathered)")):
+    for key, what in (("sgd, relu/tanh alt.", "relu/tanh alternating (strided views)"),
+                      ("sgd, relu/tanh random", "relu/tanh in random order (gathered)")):
         print(f"{what}: / uniform relu {rows[key] / rows['sgd']:.3f}, / uniform tanh {rows[key] / rows['sgd, tanh layer 1']:.3f}, "
               f"/ the same neurons in two runs {rows[key] / rows['sgd, relu|tanh runs']:.3f}")
     print(f"progress bar / epoch:          {100 * (rows['sgd, progress bar'] / rows['sgd'] - 1):+.1f} %")

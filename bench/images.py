@@ -118,7 +118,8 @@ def main():
         print(f"{part}: done, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     what = {"plain": "Adam, constant lr, no dropout", "recipe": f"{cfg.optimizer}, dropout {cfg.dropout}, {cfg.lr_schedule}"}
     head = f"{'part':<8}{'library':<14}{'test acc':>9}{'s/epoch':>9}{'CPU s/epoch':>13}{'CPU ratio':>11}   settings"
-    print(head); print("-" * (len(head) + 30))
+    print(head)
+    print("-" * (len(head) + 30))
     for part, name, acc, wall, cpu, ratio in rows:
         print(f"{part:<8}{name:<14}{acc:>9.4f}{wall:>9.2f}{cpu:>13.2f}{ratio:>11.2f}   {what[part]}")
     print("(ratio: the library's median CPU seconds per epoch / fnn_nbdev's; < 1 is faster than fnn_nbdev)")

@@ -54,7 +54,8 @@ def torch_mlp(fnn, dtype, dropout=0.0):
     for i, layer in enumerate(fnn.layers):
         lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(layer.W.T.copy())); lin.bias.copy_(torch.from_numpy(layer.b))
+            lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(layer.b))
         layers.append(lin)
         if i < len(fnn.layers) - 1:
             layers.append(torch.nn.ReLU())
@@ -75,7 +76,8 @@ def torch_epoch(model, opt, X, y, gen, batch):
         loss = loss_fn(out, yb)
         loss.backward()
         opt.step()
-        total += loss.item() * len(idx); correct += int((out.argmax(1) == yb).sum())
+        total += loss.item() * len(idx)
+        correct += int((out.argmax(1) == yb).sum())
     return total / n, correct / n
 
 def torch_accuracy(model, X, y):

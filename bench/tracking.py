@@ -31,13 +31,15 @@ def timers():
         order = 10**9
         def __init__(self): self.wall, self.cpu, self.child = [], [], []
         def on_epoch_end(self, trainer):
-            self.wall.append(time.perf_counter() - self.t0); self.cpu.append(time.process_time() - self.c0)
+            self.wall.append(time.perf_counter() - self.t0)
+            self.cpu.append(time.process_time() - self.c0)
             self.child.append(_children_cpu() - self.k0)
     class Start(Callback):
         order = -10**9
         def __init__(self, clock): self.clock = clock
         def on_epoch_begin(self, trainer):
-            c = self.clock; c.t0, c.c0, c.k0 = time.perf_counter(), time.process_time(), _children_cpu()
+            c = self.clock
+            c.t0, c.c0, c.k0 = time.perf_counter(), time.process_time(), _children_cpu()
     clock = Clock()
     return clock, [Start(clock), clock]
 
@@ -48,7 +50,8 @@ def hook_timer(cbs):
         for h in ("on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end"):
             f = getattr(cb, h)
             def timed(trainer, f=f):
-                t = time.perf_counter(); f(trainer)
+                t = time.perf_counter()
+                f(trainer)
                 spent[trainer.epoch] = spent.get(trainer.epoch, 0.0) + time.perf_counter() - t
             setattr(cb, h, timed)
     return spent
@@ -107,7 +110,8 @@ def main(argv=None):
           f"{'in hooks':>8} {'hooks ms':>8} {'wandb-core':>10} {'one-off':>7}")
     for r in res:
         print(f"{r['label']:50} {r['cpu_off']:7.2f}s {r['cpu_on']:6.2f}s {r['cpu_on'] / r['cpu_off']:9.3f} {r['off']:7.2f}s "
-              f"{r['on']:7.2f}s {r['on'] / r['off']:10.3f} {100 * r['hooks'] / r['on']:7.2f}% {1000 * r['hooks']:8.1f} {r['child']:8.2f}s {r['oneoff']:6.2f}s")
+              f"{r['on']:7.2f}s {r['on'] / r['off']:10.3f} {100 * r['hooks'] / r['on']:7.2f}% "
+              f"{1000 * r['hooks']:8.1f} {r['child']:8.2f}s {r['oneoff']:6.2f}s")
     worst = max(res, key=lambda r: r["cpu_on"] / r["cpu_off"])
     print(f"logging overhead at default settings: {100 * (worst['cpu_on'] / worst['cpu_off'] - 1):+.1f} % CPU time per epoch "
           f"(target <= 10 %), {100 * (worst['on'] / worst['off'] - 1):+.1f} % wall time; "

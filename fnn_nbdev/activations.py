@@ -106,7 +106,8 @@ class LeakyReLU(Activation):
     def derivative(self, z): return np.where(z > 0, 1.0, self.slope).astype(z.dtype)
     def backward(self, z, a, grad, out=None):
         out = (z > 0).astype(grad.dtype) if out is None else np.greater(z, 0, out=out)   # 1 where z > 0, else 0 …
-        out *= 1 - self.slope; out += self.slope                                          # … then 1 or α
+        out *= 1 - self.slope
+        out += self.slope  # … then 1 or α
         out *= grad
         return out
 
@@ -136,17 +137,30 @@ class GELU(Activation):
     def _tanh_u(self, z, out=None):
         "$\\tanh u$ with $u = c\\,z\\,(1 + 0.044715 z^2)$, computed in place."
         out = np.multiply(z, z, out=out)
-        out *= 0.044715; out += 1; out *= z; out *= _C
+        out *= 0.044715
+        out += 1
+        out *= z
+        out *= _C
         return np.tanh(out, out=out)
     def forward(self, z, out=None):
         t = self._tanh_u(z, out)
-        t += 1; t *= z; t *= 0.5
+        t += 1
+        t *= z
+        t *= 0.5
         return t
     def backward(self, z, a, grad, out=None):
         t = self._tanh_u(z, out)
-        half_z_du = np.multiply(z, z); half_z_du *= 3 * 0.044715; half_z_du += 1; half_z_du *= z; half_z_du *= 0.5 * _C
-        sech2 = np.multiply(t, t); np.subtract(1, sech2, out=sech2); sech2 *= half_z_du
-        t += 1; t *= 0.5; t += sech2     # ½(1 + tanh u) + ½ z (1 - tanh² u) u'
+        half_z_du = np.multiply(z, z)
+        half_z_du *= 3 * 0.044715
+        half_z_du += 1
+        half_z_du *= z
+        half_z_du *= 0.5 * _C
+        sech2 = np.multiply(t, t)
+        np.subtract(1, sech2, out=sech2)
+        sech2 *= half_z_du
+        t += 1
+        t *= 0.5
+        t += sech2  # ½(1 + tanh u) + ½ z (1 - tanh² u) u'
         t *= grad
         return t
     def derivative(self, z): return self.backward(z, None, np.ones_like(z))
@@ -157,7 +171,8 @@ class Softplus(Activation):
     def forward(self, z, out=None):
         out = np.abs(z, out=out)                      # log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})
         out *= -1   # not np.negative: NumPy 2.4 miscomputes it on float64 single-column strided views
-        np.exp(out, out=out); np.log1p(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
         out += np.maximum(z, 0)
         return out
     def derivative(self, z): return Sigmoid().forward(z)

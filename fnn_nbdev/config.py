@@ -9,7 +9,7 @@ __all__ = ['KINDS', 'DEFAULT_CONFIG', 'setting', 'RunConfig', 'make_config', 'Se
 
 # %% ../nbs/13_config.ipynb #147f4bc7
 import ast, copy, json
-from dataclasses import dataclass, field, fields, replace as _replace
+from dataclasses import dataclass, field, fields
 import numpy as np
 from fastcore.basics import patch
 from .errors import FNNError, ConfigError, ArgTypeError, check_bool, check_choice, check_number, check_nonneg, did_you_mean

@@ -8,7 +8,6 @@ Docs: https://fnn-nbdev.github.io/fnn_nbdev/gradcheck.html.md"""
 __all__ = ['GradcheckReport', 'float64_copy', 'central_differences', 'gradcheck']
 
 # %% ../nbs/12_gradcheck.ipynb #bb2779c4
-import math
 import numpy as np
 from .errors import ArgTypeError, check_positive, check_positive_int
 from .model import FNN

@@ -11,7 +11,6 @@ __all__ = ['LOSSES', 'Loss', 'MSE', 'BCE', 'CrossEntropy', 'get_loss', 'penalty'
 import numpy as np
 from fastcore.basics import patch
 from .errors import ConfigError, ShapeError, DataError, check_array, check_choice, check_nonneg
-from .activations import Sigmoid, Softmax
 
 # %% ../nbs/05_losses.ipynb #3e8ac137
 class Loss:
@@ -158,4 +157,7 @@ def add_penalty_grads(Ws, grad_Ws, l1:float=0.0, l2:float=0.0,
     "Add the penalty's gradient to each `grad_W` in place."
     for W, gW, s in zip(Ws, grad_Ws, scratch or [None] * len(Ws)):
         if l2: gW += np.multiply(W, l2, out=s)
-        if l1: s = np.sign(W, out=s); s *= l1; gW += s
+        if l1:
+            s = np.sign(W, out=s)
+            s *= l1
+            gW += s

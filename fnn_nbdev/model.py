@@ -374,7 +374,8 @@ def from_config(cls:FNN, cfg:dict):
     except KeyError: raise ConfigError("config", "a dict with 'sizes' and 'activations'", sorted(cfg)) from None
     known = {"loss", "init", "l1", "l2", "dropout", "seed", "dtype", "fused_softmax_ce"}
     unknown = sorted(k for k in cfg if k not in known)
-    if unknown: raise ConfigError(f"config[{unknown[0]!r}]", "a key of FNN.config(): sizes, activations, " + ", ".join(sorted(known)), cfg[unknown[0]])
+    if unknown:
+        raise ConfigError(f"config[{unknown[0]!r}]", "a key of FNN.config(): sizes, activations, " + ", ".join(sorted(known)), cfg[unknown[0]])
     return cls(sizes, activations, **cfg)
 
 @patch

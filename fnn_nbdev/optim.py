@@ -115,7 +115,9 @@ class Optimizer(ABC):
         "A flat zero buffer as long as all parameters together, and its views shaped like each parameter."
         flat = np.zeros(sum(p.size for p in self.params), self.params[0].dtype)
         views, i = [], 0
-        for p in self.params: views.append(flat[i:i + p.size].reshape(p.shape)); i += p.size
+        for p in self.params:
+            views.append(flat[i:i + p.size].reshape(p.shape))
+            i += p.size
         return flat, views
 
     def _grads(self):
@@ -123,7 +125,9 @@ class Optimizer(ABC):
         wd = getattr(self, "weight_decay", 0)
         if not wd or self.decoupled: return self.grads
         if self._d is None: self._d = self._zeros()
-        for p, g, d in zip(self.params, self.grads, self._d[1]): np.multiply(p, wd, out=d); d += g
+        for p, g, d in zip(self.params, self.grads, self._d[1]):
+            np.multiply(p, wd, out=d)
+            d += g
         return self._d[1]
 
     def step(self):
@@ -187,7 +191,9 @@ class SGD(Optimizer):
         lr, mu, grads = self.lr, self.momentum, self._grads()
         s, ss = self._s
         if not mu:
-            for p, g, si in zip(self.params, grads, ss): np.multiply(g, lr, out=si); p -= si
+            for p, g, si in zip(self.params, grads, ss):
+                np.multiply(g, lr, out=si)
+                p -= si
             return
         b, bs = self._buffer("b")
         b *= mu
@@ -221,12 +227,17 @@ class RMSprop(Optimizer):
         (v, vs), (s, ss) = self._buffer("v"), self._s
         v *= a
         for g, vi, si in zip(grads, vs, ss):
-            np.multiply(g, g, out=si); si *= 1 - a; vi += si   # v = a*v + (1-a)*g^2
-        np.sqrt(v, out=s); s += self.eps
+            np.multiply(g, g, out=si)
+            si *= 1 - a
+            vi += si  # v = a*v + (1-a)*g^2
+        np.sqrt(v, out=s)
+        s += self.eps
         for g, si in zip(grads, ss): np.divide(g, si, out=si)  # g / (sqrt(v) + eps)
         if mu:
             b = self._buffer("b")[0]
-            b *= mu; b += s; np.multiply(b, lr, out=s)
+            b *= mu
+            b += s
+            np.multiply(b, lr, out=s)
         else: s *= lr
         for p, si in zip(self.params, ss): p -= si
 
@@ -254,11 +265,18 @@ class Adam(Optimizer):
         (m, ms), (v, vs), (s, ss) = self._buffer("m"), self._buffer("v"), self._s
         if wd and self.decoupled:
             for p in self.params: p *= 1 - lr * wd
-        m *= b1; v *= b2
+        m *= b1
+        v *= b2
         for g, mi, vi, si in zip(self._grads(), ms, vs, ss):
-            np.multiply(g, 1 - b1, out=si); mi += si                # m = b1*m + (1-b1)*g
-            np.multiply(g, g, out=si); si *= 1 - b2; vi += si       # v = b2*v + (1-b2)*g^2
-        np.sqrt(v, out=s); s += eps; np.divide(m, s, out=s); s *= step
+            np.multiply(g, 1 - b1, out=si)
+            mi += si  # m = b1*m + (1-b1)*g
+            np.multiply(g, g, out=si)
+            si *= 1 - b2
+            vi += si  # v = b2*v + (1-b2)*g^2
+        np.sqrt(v, out=s)
+        s += eps
+        np.divide(m, s, out=s)
+        s *= step
         for p, si in zip(self.params, ss): p -= si
 
 # %% ../nbs/06_optim.ipynb #0ab3aca8

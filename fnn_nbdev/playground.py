@@ -111,7 +111,8 @@ class Playground:
         self.reg_rate = W.Dropdown(options=[0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0],
                                    value=reg_rate, description="reg. rate", **_style())
         self.batch_size = W.IntSlider(value=batch_size, min=1, max=64, description="batch size", **_style())
-        self.show_test = W.Checkbox(value=show_test_data, description="show test data", indent=False, layout=W.Layout(width="auto", margin="0 18px 0 0"))
+        self.show_test = W.Checkbox(value=show_test_data, description="show test data", indent=False,
+                                    layout=W.Layout(width="auto", margin="0 18px 0 0"))
         self.discretize = W.Checkbox(value=discretize, description="discretise output", indent=False, layout=W.Layout(width="auto"))
         self.layers_box, self._layer_rows = W.VBox(), []
         acts = activation if isinstance(activation, (list, tuple)) else [activation] * len(hidden)

@@ -28,7 +28,8 @@ def new_figure(nrows=1, ncols=1, figsize=(6, 4), **kw):
 def figure_png(fig, dpi:int=90) -> bytes:
     "PNG bytes of a figure — what run panels show and reports embed."
     import io
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 def _history_dict(history) -> dict:
@@ -50,7 +51,9 @@ def plot_history(history,                  # a `History`, a `Run`, an `Experimen
         metrics = ["loss"] + (["accuracy"] if "accuracy" in h or "val_accuracy" in h else
                               [m for m in ("rmse", "r2") if f"val_{m}" in h])
     missing = [m for m in metrics if m not in h and f"val_{m}" not in h]
-    if missing: raise ConfigError("metrics", "metrics recorded in the history: " + ", ".join(sorted(k for k in h if not k.startswith("val_"))), missing[0])
+    if missing:
+        recorded = ", ".join(sorted(k for k in h if not k.startswith("val_")))
+        raise ConfigError("metrics", "metrics recorded in the history: " + recorded, missing[0])
     fig, axes = new_figure(1, len(metrics), figsize or (4.2 * len(metrics), 3.2))
     for ax, m in zip(axes[0], metrics):
         for key, label in ((m, "train"), (f"val_{m}", "validation")):
@@ -58,9 +61,13 @@ def plot_history(history,                  # a `History`, a `Run`, an `Experimen
                 v = np.asarray(h[key], dtype=float)
                 ax.plot(np.arange(1, len(v) + 1), v, label=label)
         if "val_" + m in h and m in ("loss", "rmse", "mae"):
-            v = np.asarray(h["val_" + m], float); e = int(np.nanargmin(v))
+            v = np.asarray(h["val_" + m], float)
+            e = int(np.nanargmin(v))
             ax.plot(e + 1, v[e], "o", c="C1", ms=4)
-        ax.set_xlabel("epoch"); ax.set_ylabel(m); ax.grid(alpha=0.3); ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(m)
+        ax.grid(alpha=0.3)
+        ax.legend()
         if log_loss and m == "loss": ax.set_yscale("log")
     if title: fig.suptitle(title)
     return fig
@@ -131,11 +138,14 @@ def plot_decision_boundary(model,                 # a trained classifier with `p
     if getattr(model, "task", "multiclass") == "regression":
         raise ConfigError("model", "a classifier (loss 'cross_entropy' or 'bce')", "a regression model")
     resolution = check_positive_int("resolution", resolution)
-    lo, hi = X.min(0), X.max(0); pad = padding * np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = X.min(0), X.max(0)
+    pad = padding * np.where(hi > lo, hi - lo, 1.0)
     gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
     P = np.asarray(model.predict_proba(np.c_[gx.ravel(), gy.ravel()].astype(X.dtype)))
-    if ax is None: fig, axes = new_figure(1, 1, (4.6, 4)); ax = axes[0, 0]
+    if ax is None:
+        fig, axes = new_figure(1, 1, (4.6, 4))
+        ax = axes[0, 0]
     fig = ax.figure
     if P.shape[1] == 1:
         p = P[:, 0].reshape(gx.shape)
@@ -159,7 +169,8 @@ def plot_decision_boundary(model,                 # a trained classifier with `p
             ax.scatter(X[m, 0], X[m, 1], s=10, c=f"C{int(c) % 10}" if P.shape[1] > 1 else ("C3" if c else "C0"),
                        edgecolors="k", linewidths=0.3, label=f"class {int(c)}")
         ax.legend(fontsize=8, loc="best")
-    ax.set_xlabel("$x_1$"); ax.set_ylabel("$x_2$")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
     if title: ax.set_title(title)
     return fig
 
@@ -178,7 +189,8 @@ def plot_histograms(model,                     # an `FNN`
     for i, (ax, (W, b)) in enumerate(zip(axes[0], arrays), 1):
         ax.hist(np.ravel(W), bins=bins, color="C0", alpha=0.8, label=f"{g}W{i}")
         ax.hist(np.ravel(b), bins=bins, color="C1", alpha=0.8, label=f"{g}b{i}")
-        ax.set_title(f"layer {i}: std {np.std(W):.2g}", fontsize=9); ax.legend(fontsize=7)
+        ax.set_title(f"layer {i}: std {np.std(W):.2g}", fontsize=9)
+        ax.legend(fontsize=7)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     if title: fig.suptitle(title)
     return fig
@@ -268,20 +280,27 @@ def plot_activation_stats(stats,                 # an `ActivationStats` (or its 
     ax = axes[0, 0]
     for j, l in enumerate(layers):
         m, s = np.asarray(h[f"act_mean/{l}"]), np.asarray(h[f"act_std/{l}"])
-        ax.plot(epochs, m, c=f"C{j}", label=l); ax.fill_between(epochs, m - s, m + s, color=f"C{j}", alpha=0.15)
-    ax.set_title("activation mean ± std", fontsize=10); ax.set_xlabel("epoch"); ax.legend(fontsize=7)
+        ax.plot(epochs, m, c=f"C{j}", label=l)
+        ax.fill_between(epochs, m - s, m + s, color=f"C{j}", alpha=0.15)
+    ax.set_title("activation mean ± std", fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize=7)
     ax = axes[0, 1]
     for j, l in enumerate(layers):
         for key, ls, what in (("dead_frac", "-", "dead"), ("sat_frac", "--", "saturated"), ("inactive_frac", ":", "inactive")):
             if f"{key}/{l}" in h: ax.plot(epochs, h[f"{key}/{l}"], c=f"C{j}", ls=ls, label=f"{l} {what}")
-    ax.set_ylim(-0.03, 1.03); ax.set_title("dead units (—), saturated (--) / inactive (··) entries", fontsize=10)
-    ax.set_xlabel("epoch"); ax.legend(fontsize=7)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title("dead units (—), saturated (--) / inactive (··) entries", fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize=7)
     if "grad" in panels:
         ax = axes[0, 2]
         glayers = sorted((k for k in h if k.startswith("grad_norm/layer")), key=lambda s: int(s.split("layer")[1]))
         for j, k in enumerate(glayers): ax.semilogy(epochs, h[k], c=f"C{j}", label=k.split("/")[1])
         ax.semilogy(epochs, h["grad_norm/global"], c="k", ls=":", label="global")
-        ax.set_title("gradient norm per layer", fontsize=10); ax.set_xlabel("epoch"); ax.legend(fontsize=7)
+        ax.set_title("gradient norm per layer", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
     if title: fig.suptitle(title)
     return fig
 
@@ -342,8 +361,10 @@ def _image_grid(images, titles, ncols:int, *, cmap, vmin=None, vmax=None, row_na
         if t: ax.text((i % ncols) * (w + gx) + w / 2 - 0.5, (i // ncols) * (h + gy) + gy - 1, t,
                       ha="center", va="bottom", fontsize=fontsize, linespacing=1.1)
     rows = (np.arange(nrows) * (h + gy) + gy + h / 2 - 0.5)
-    ax.set_xticks([]); ax.set_yticks(rows if row_names else [], row_names or [], fontsize=fontsize + 2)
-    ax.tick_params(length=0); ax.set_frame_on(False)
+    ax.set_xticks([])
+    ax.set_yticks(rows if row_names else [], row_names or [], fontsize=fontsize + 2)
+    ax.tick_params(length=0)
+    ax.set_frame_on(False)
     if title: fig.suptitle(title)
     return fig, ax, im
 

@@ -404,7 +404,8 @@ class LRFindResult:
         ax.legend()
         return ax.figure
     def __repr__(self):
-        return f"LRFindResult(tried {len(self.lrs)} rates, suggestion={self.suggestion:.3g}" + ("" if self.usable else f"; unusable: {self.problem}") + ")"
+        why = "" if self.usable else f"; unusable: {self.problem}"
+        return f"LRFindResult(tried {len(self.lrs)} rates, suggestion={self.suggestion:.3g}{why})"
 
 def lr_find(model, X, y, *, start_lr=1e-7, end_lr=10.0, num=100, batch_size=32, optimizer="sgd", seed=None) -> LRFindResult:
     "Run the LR range test on `model` (any model with `fit`); its weights are restored afterwards."

@@ -1,4 +1,4 @@
-import os, tempfile
+import os
 import pytest
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,7 +1,6 @@
 "The `fnn` command, run as a user (and `wandb agent`) would: a real subprocess."
-import json, os, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
-import numpy as np
 import pytest
 from fnn_nbdev.model import FNN
 

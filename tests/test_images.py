@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import numpy as np
 import pytest
-from fnn_nbdev.errors import ConfigError, DataError, FNNError
+from fnn_nbdev.errors import ConfigError, DataError
 from fnn_nbdev import images
 from fnn_nbdev.images import IMAGE_SETS, IDX_FILES, image_set_status, load_image_set, read_idx, read_images_labels
 from fnn_nbdev.data import DATASETS, load_dataset
@@ -278,7 +278,8 @@ def test_fnn_datasets_download_refuses_an_unknown_name():
 # --- load_dataset's split, and RunConfig.build_data --------------------------------------------------------------------
 
 def test_split_is_refused_where_there_is_no_official_one():
-    with pytest.raises(ConfigError, match=r"split: expected None for 'moons', which has no official split \(sets with one: mnist1d, mnist, fashion_mnist\)"):
+    no_split = r"split: expected None for 'moons', which has no official split \(sets with one: mnist1d, mnist, fashion_mnist\)"
+    with pytest.raises(ConfigError, match=no_split):
         load_dataset("moons", split="train")
     with pytest.raises(ConfigError, match="split: expected one of 'test', 'train', got 'val'"): load_dataset("fashion_mnist", "val")
     with pytest.raises(ConfigError, match="split: expected one of 'test', 'train'"): load_dataset("mnist1d", split="all")

@@ -1,5 +1,4 @@
 "Learning checks against known results (slow tier: CI runs it)."
-import numpy as np
 import pytest
 from fnn_nbdev.model import FNN
 from fnn_nbdev.data import load_mnist1d, make_spirals, split

@@ -58,5 +58,7 @@ def test_every_module_has_its_notebook_and_imports_fast():
     code = "import time; t = time.perf_counter(); import fnn_nbdev.model, fnn_nbdev.train; print(time.perf_counter() - t)"
     r = run([sys.executable, "-c", code], ROOT)
     assert r.returncode == 0, r.stderr
-    heavy = run([sys.executable, "-c", "import sys, fnn_nbdev.model, fnn_nbdev.cli; print(sorted(m for m in ('wandb', 'matplotlib', 'sklearn', 'ipywidgets', 'tqdm') if m in sys.modules))"], ROOT)
+    probe = ("import sys, fnn_nbdev.model, fnn_nbdev.cli; "
+             "print(sorted(m for m in ('wandb', 'matplotlib', 'sklearn', 'ipywidgets', 'tqdm') if m in sys.modules))")
+    heavy = run([sys.executable, "-c", probe], ROOT)
     assert heavy.stdout.strip() == "[]", f"heavy modules imported eagerly: {heavy.stdout}"

@@ -9,7 +9,7 @@ import itertools, json, os, signal, subprocess, sys, textwrap
 import numpy as np
 import pytest
 from fnn_nbdev.model import FNN
-from fnn_nbdev.train import Callback, EarlyStopping
+from fnn_nbdev.train import Callback
 from fnn_nbdev.data import make_spirals
 
 FACTORS = {

@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from fnn_nbdev.sklearn import FNNClassifier, FNNRegressor
-from fnn_nbdev.errors import DivergenceError, ConfigError, FNNError
+from fnn_nbdev.errors import DivergenceError, FNNError
 
 # The checks run with the default hyperparameters except a smaller hidden layer; their data sets are small
 # (at most 300 samples), so the defaults (200 epochs) stay fast. Nothing is skipped or expected to fail.

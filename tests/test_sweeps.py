@@ -80,7 +80,8 @@ def test_killed_sweep_resumes_without_repeating_a_trial(sig, tmp_path):
     assert 2 <= len(before) < 8
     stamps = {t: (sdir / t / "summary.json").stat().st_mtime_ns for t in before}
     status = json.loads((sdir / "sweep.json").read_text())["status"]
-    if sig == signal.SIGINT: assert proc.returncode == -signal.SIGINT and status == "interrupted" and "KeyboardInterrupt" in proc.stderr.read().decode()
+    if sig == signal.SIGINT:
+        assert proc.returncode == -signal.SIGINT and status == "interrupted" and "KeyboardInterrupt" in proc.stderr.read().decode()
     else: assert status == "running"                                                   # killed: never marked done
     deadline = time.monotonic() + 10
     while _children(proc.pid) and time.monotonic() < deadline: time.sleep(0.1)

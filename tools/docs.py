@@ -26,7 +26,7 @@ Unlike the stock `nbdev-proc-nbs`, a cell that mixes imports with other code is 
 would run it, out of context, and stop with a NameError): its saved outputs are shown as they are. Such cells are
 listed, so they can be split (keep imports in their own cells).
 """
-import argparse, ast, os, re, shutil, subprocess, sys, tempfile, time, warnings
+import argparse, ast, os, re, shutil, subprocess, sys, time, warnings
 from pathlib import Path
 
 import yaml
