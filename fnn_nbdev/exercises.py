@@ -1241,7 +1241,7 @@ def _confusion_cases():
 @_exercise(11, "The two classes mixed up most often", solution=lambda: _most_confused_ref,
            mistakes=[(_one_way, _ONE_WAY_HINT), (_with_diagonal, _DIAGONAL_HINT), (_from_rates, _RATES_HINT)])
 def check_most_confused(fn):
-    "`fn(C)`: for a confusion matrix C (rows: true class, columns: predicted), the pair of classes (a, b) mixed up most often, both directions counted."
+    "`fn(C)`: for a confusion matrix C (rows: true class, columns: predicted), the pair of classes (a, b) mixed up most often, both ways."
     from fnn_nbdev.data import DATASETS
     if not callable(fn): return Verdict(False, "Pass your function itself (without calling it): most_confused(C) returning a pair (a, b).")
     for C in _confusion_cases() + [None]:
@@ -1249,7 +1249,8 @@ def check_most_confused(fn):
         got = fn(np.array(C))
         if got is None: return Verdict(False, "Your function returned None: did you forget `return`?")
         if isinstance(got, (tuple, list)) and any(isinstance(g, str) for g in got):
-            return Verdict(False, "Return the two class *indices* (rows of C), e.g. (0, 6); names come from DATASETS['fashion_mnist']['class_names'].")
+            return Verdict(False, "Return the two class *indices* (rows of C), e.g. (0, 6); the names are in "
+                                  "DATASETS['fashion_mnist']['class_names'].")
         if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 2 or not all(_is_number(g) and float(g).is_integer() for g in got):
             return Verdict(False, "Return a pair of class indices (a, b).")
         a, b = (int(g) for g in got)
@@ -1284,7 +1285,8 @@ _DEAD_OPTIONS = {
     "a": "Every unit starts from N(0, 0.01²), these too: their first picture was noise like the others'. What happened to them while training?",
     "b": "",
     "c": "A background pixel is 0, and a 0 contributes nothing to z = x·w + b, whatever its weight: no unit can respond to blank paper.",
-    "d": "Half true for the static ones: each tile has its own colour scale. But drawn on one scale (shared_scale=True) they are all blank — why are their weights so small?"}
+    "d": ("Half true for the static ones: each tile has its own colour scale. But drawn on one scale (shared_scale=True) they are all "
+          "blank — why are their weights so small?")}
 _ANY_HINT = ("That marks the units that are off for *some* image — nearly every ReLU unit is, for some. Dead means off for "
              "every image: all, not any.")
 _NORM_HINT = ("Small weights are what a dead unit ends up with under L2, not what makes it dead: a unit with ordinary weights and a "
@@ -1311,10 +1313,11 @@ def _dead_mistakes():
 
 @_exercise(11, "Blank first-layer units: diagnose, then find them", solution=_dead_fix_ref, mistakes=_dead_mistakes)
 def check_dead_units(answer):
-    "`(letter, dead_units)`: why some first-layer units of the chapter's readable network look blank, and `dead_units(model, X)` -> a boolean mask of them."
+    "`(letter, dead_units)`: why some first-layer units of the chapter's readable network look blank, and `dead_units(model, X)`: their mask."
     wrong, fn = _letter_and(answer, _DEAD_OPTIONS, "b", "function dead_units(model, X)")
     if wrong is not None: return wrong
-    if not callable(fn): return Verdict(False, "Right diagnosis. The second item is your function dead_units(model, X), returning one True/False per first-layer unit.")
+    if not callable(fn):
+        return Verdict(False, "Right diagnosis. The second item is your function dead_units(model, X), one True/False per first-layer unit.")
     planted, Xp = _planted_net()
     chapter = lambda: (_readable_net(), _fashion_parts()[0][0], "the chapter's readable network")   # trained once the planted case passes
     for case in ((planted, Xp, "a 20-8-3 network with units 1, 4 and 6 dead"), chapter):
@@ -1384,7 +1387,7 @@ def _small_set_mistakes():
 
 @_exercise(11, "Close the gap without losing accuracy", solution=_small_set_ref, mistakes=_small_set_mistakes)
 def check_small_set_config(cfg):
-    "`cfg`: a `RunConfig` (or a dict of settings) for the chapter's 2 000 images with a test accuracy and a train − test gap that meet the bar (at least 82 % test, at most 10 points of gap, at most 30 epochs; seeds 0 and 1)."
+    "`cfg`: a `RunConfig` (or a dict of its settings) for the chapter's 2 000 images: at least 82 % test, a gap of at most 10 points, in 30 epochs."
     from fnn_nbdev.config import RunConfig
     from fnn_nbdev.errors import FNNError
     if isinstance(cfg, dict):
