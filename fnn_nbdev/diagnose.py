@@ -118,12 +118,19 @@ def unit_activity(model:FNN, X) -> list:
         rows.append(row)
     return rows
 
+def _either(*remedies) -> str:
+    "The remedies that apply, as one phrase: 'a, b or c'."
+    todo = [r for r in remedies if r]
+    return ", ".join(todo[:-1]) + " or " + todo[-1] if len(todo) > 1 else todo[0]
+
+def _has_xavier(s) -> bool: return str(s.get("init", "")).startswith("xavier")
+
 def _unit_rules(d, s):
     for code, kind, count, what, todo in (
             ("dead_units", "below", "dead", "ReLU-family units never active on the data",
              "Lower the learning rate, standardise the inputs, check the biases' initialisation, or use leaky_relu."),
             ("saturated_units", "both", "pinned", "Sigmoid/tanh units pinned at their limits on most of the data",
-             "Standardise the inputs, or use a smaller initialisation (xavier_normal).")):
+             "Standardise the inputs" + ("" if _has_xavier(s) else ", or use a smaller initialisation (xavier_normal)") + ".")):
         pairs = zip(d["units"]["start"], d["units"].get("end") or d["units"]["start"])
         hit = [(a, b) for a, b in pairs if a[kind] and max(a[count], b[count]) >= THRESHOLDS["units"] * a[kind]]
         if not hit: continue
@@ -146,13 +153,16 @@ def _gradient_rules(d, s):
               norms_end=g.get("end"))
     ratios = [r for r in (ev["ratio_start"], ev["ratio_end"]) if r is not None]
     if ratios and min(ratios) < THRESHOLDS["vanishing"]:
+        todo = _either("ReLU-family activations" if set(s.get("kinds", ("both",))) - {"below"} else "",
+                       "" if str(s.get("init", "")).startswith(("he_", "xavier_")) else "He/Xavier initialisation",
+                       "fewer layers" if s.get("hidden", 2) > 1 else "", "a larger initialisation")
         yield _f("vanishing_gradients", "warning", f"The first layer's gradient is {min(ratios):.1e} × the last layer's: the "
-                 "first layers barely learn. Use ReLU-family activations, He/Xavier initialisation or fewer layers.",
-                 **ev, limit=THRESHOLDS["vanishing"])
+                 f"first layers barely learn. Use {todo}.", **ev, limit=THRESHOLDS["vanishing"])
     if ratios and max(ratios) > THRESHOLDS["exploding"]:
         yield _f("exploding_gradients", "error" if math.isinf(max(ratios)) else "warning", f"The first layer's gradient is "
-                 f"{max(ratios):.3g} × the last layer's: the first layers' updates are far too large. Use a smaller "
-                 "initialisation (xavier_normal for tanh), clip_norm=1 or fewer layers.", **ev, limit=THRESHOLDS["exploding"])
+                 f"{max(ratios):.3g} × the last layer's: the first layers' updates are far too large. Use "
+                 + _either("" if _has_xavier(s) else "a smaller initialisation (xavier_normal for tanh)", "clip_norm=1",
+                           "fewer layers" if s.get("hidden", 2) > 1 else "") + ".", **ev, limit=THRESHOLDS["exploding"])
 
 # %% ../nbs/25_diagnose.ipynb #b6e85ca4
 def _judged(model:FNN, X, h:float) -> list:
@@ -307,7 +317,11 @@ def _fit_rules(d, s):
             yield _f("overfitting", "warning", f"After {n} steps {what}: the network memorises its training data. Use more data, "
                      "dropout or L2, a smaller network, or early stopping.", **ev, val_best=best, limit=THRESHOLDS["val_rise"])
         drop, carried = trivial - tr["loss"], trivial - va["loss"]
-        if tr["loss"] <= THRESHOLDS["learned"] * trivial and carried < THRESHOLDS["carried"] * drop:
+        base = (d.get("classes") or {}).get("majority_accuracy")
+        gained = None if base is None or va.get("accuracy") is None or tr.get("accuracy", 0) <= base else \
+            (va["accuracy"] - base) / (tr["accuracy"] - base)          # share of the accuracy gained that carries over
+        if tr["loss"] <= THRESHOLDS["learned"] * trivial and carried < THRESHOLDS["carried"] * drop and \
+                (gained is None or gained < THRESHOLDS["acc_carried"]):
             yield _f("chance_validation", "warning", f"After {n} steps the training loss is {drop:.3g} below the trivial loss {trivial:.3g}, "
                      f"the validation loss {va['loss']:.3g} " + (f"only {carried:.3g} below it" if carried > 0 else "not below it at all") +
                      ": what the network learns does not carry over. Check that the labels belong to their rows (shuffled or "
@@ -341,8 +355,10 @@ def _setup(model, X, y, optimizer, lr, batch_size, validation_data, seed) -> tup
         val = (Xv, model.prepare_y(validation_data[1], len(Xv), "validation_data[1]"))
     runs = [(a, len(list(g))) for a, g in groupby(l.act.spec if isinstance(l.act.spec, str) else "mixed" for l in model.layers)]
     acts = ", ".join(a if n == 1 else f"{a} ×{n}" for a, n in runs)
+    kinds = {f.saturates for l in model.layers[:-1] for f, _ in (getattr(l.act, "groups", None) or [(l.act, None)])}
     setup = dict(model=f"FNN {'-'.join(map(str, model.sizes))} [{acts}]", optimizer=opt["name"], opt=opt, lr=lr,
-                 batch_size=batch_size, seed=seed, task=model.task, samples=len(Xp))
+                 batch_size=batch_size, seed=seed, task=model.task, samples=len(Xp), init=model.init,
+                 hidden=len(model.layers) - 1, kinds=tuple(sorted(map(str, kinds))))
     return setup, Xp, yp, val
 
 def diagnose(model:FNN,             # the network to check (never changed: every check runs on a copy)

@@ -77,7 +77,8 @@ THRESHOLDS = dict(
     memorised=0.99,        # ... or training accuracy at least 0.99 ...
     acc_gap=0.1,           # ... and validation accuracy lower by more than 0.1
     learned=0.95,          # chance_validation: the training loss at most 0.95 × the trivial loss ...
-    carried=0.25)          # ... and the validation loss below the trivial loss by less than 0.25 × the training loss's drop below it
+    carried=0.25,          # ... and the validation loss below the trivial loss by less than 0.25 × the training loss's drop below it ...
+    acc_carried=0.5)       # ... unless the validation accuracy keeps half the training accuracy's gain over the majority baseline
 
 # %% ../nbs/24_diagnosis.ipynb #3b068b42
 def gradient_ratio(norms:list) -> float|None:
@@ -181,6 +182,6 @@ def _repr_html_(self:DiagnosisReport) -> str:
         names = [n for n in FIGURES_OF.get(f.code, []) if n not in shown and n in self.data]
         shown.update(names)
         imgs = "".join(f'<img alt="{n}" style="margin-right:8px" src="data:image/png;base64,'
-                       f'{base64.b64encode(figure_png(self.figure(n), dpi=72)).decode()}">' for n in names)
+                       f'{base64.b64encode(figure_png(self.figure(n), dpi=100)).decode()}">' for n in names)
         if imgs: parts.append(f"<p><b>{f.code}</b></p><p>{imgs}</p>")
     return "".join(parts) + "</div>"

@@ -385,6 +385,8 @@ class LRFindResult:
         self.suggestion = float(lr[i] / 10) if len(loss) else float("nan")
         self.problem = ("no finite loss was recorded" if not len(loss) else
                         f"the smoothed loss was lowest at the first rate tried ({lr[0]:.2g})" if i == 0 else
+                        f"the smoothed loss was lowest among the first tenth of the rates ({lr[i]:.2g}), where nothing has "
+                        "trained yet: the dip is the noise of single batches" if i < len(loss) // 10 else
                         f"the smoothed loss never fell 5% below its start ({loss[0]:.4g} → {loss[i]:.4g})" if loss[i] > 0.95 * loss[0] else None)
     usable = property(lambda self: self.problem is None, doc="False when the curve has no dip to read a rate from (see `problem`).")
     def plot(self, ax=None):

@@ -126,6 +126,17 @@ def test_vanishing_gradients(digits):
 def test_exploding_gradients(digits):
     r = diagnose(FNN([64] + [32] * 10 + [10], "tanh", init="normal:1", seed=0), digits["X"], digits["y"])
     assert r["exploding_gradients"].evidence["ratio_start"] > 50
+    assert "xavier_normal" in r["exploding_gradients"].message and "fewer layers" in r["exploding_gradients"].message
+
+
+def test_advice_leaves_out_what_the_setup_already_does(digits):
+    "A remedy the network already uses is not advised: Xavier for a Xavier net, ReLU for a ReLU net, fewer layers for one layer."
+    sig = diagnose(FNN([64] + [32] * 10 + [10], "sigmoid", init="xavier_normal", seed=0), digits["X"], digits["y"])["vanishing_gradients"]
+    assert "ReLU-family" in sig.message and "fewer layers" in sig.message and "Xavier" not in sig.message
+    relu = diagnose(FNN([64] + [32] * 10 + [10], "relu", init="normal:0.05", seed=0), digits["X"], digits["y"])["vanishing_gradients"]
+    assert "ReLU-family" not in relu.message and "He/Xavier" in relu.message
+    tanh = diagnose(net(activation="tanh", init="xavier_normal"), digits["raw"] * 255, digits["y"])["saturated_units"]
+    assert "xavier" not in tanh.message and "Standardise" in tanh.message
 
 
 class Softsign(Activation):
@@ -193,6 +204,15 @@ def test_shuffled_labels_leave_validation_at_the_trivial_loss(digits, healthy):
         e, drop = f.evidence, f.evidence["trivial_loss"] - f.evidence["train_loss"]
         assert f.severity == "warning" and e["train_loss"] <= 0.95 * e["trivial_loss"] and e["trivial_loss"] - e["val_loss"] < 0.25 * drop
     assert "chance_validation" not in healthy.codes
+
+
+def test_confident_mistakes_are_not_chance_validation(digits):
+    "A rate too high throws a few answers to extreme confidence: validation loss high, accuracy carried over — not chance."
+    for lr in (0.1, 0.15):   # Adam: validation loss above the trivial loss, yet most answers right
+        r = diagnose(net(), digits["X"], digits["y"], lr=lr, validation_data=digits["val"])
+        e = r["short_run"].evidence
+        assert e["val_loss"] > 0.75 * e["trivial_loss"] and e["val_accuracy"] > 0.8
+        assert "chance_validation" not in r.codes and "lr_too_high" in r.codes
 
 
 def test_an_unstable_run_is_not_called_overfitting(digits):
