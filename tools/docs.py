@@ -151,7 +151,7 @@ def _static_widgets(nb_path:Path):
 
 
 def _use_output_files(work:Path) -> dict:
-    "Rename each processed notebook to the page name nbdev gave it (`11_model.ipynb` → `model.ipynb`, as Quarto names it)."
+    "Rename each processed notebook to the page name nbdev gave it (`12_model.ipynb` → `model.ipynb`, as Quarto names it)."
     import json
     renamed = {}
     for nb in sorted(work.rglob("*.ipynb")):
