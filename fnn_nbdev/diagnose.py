@@ -118,9 +118,9 @@ def unit_activity(model:FNN, X) -> list:
         rows.append(row)
     return rows
 
-def _either(*remedies) -> str:
-    "The remedies that apply, as one phrase: 'a, b or c'."
-    todo = [r for r in remedies if r]
+def _either(*remedies, otherwise:str="") -> str:
+    "The remedies that apply (the empty ones left out), as one phrase: 'a, b or c'; `otherwise` when none applies."
+    todo = [r for r in remedies if r] or [otherwise]
     return ", ".join(todo[:-1]) + " or " + todo[-1] if len(todo) > 1 else todo[0]
 
 def _has_xavier(s) -> bool: return str(s.get("init", "")).startswith("xavier")
@@ -153,9 +153,9 @@ def _gradient_rules(d, s):
               norms_end=g.get("end"))
     ratios = [r for r in (ev["ratio_start"], ev["ratio_end"]) if r is not None]
     if ratios and min(ratios) < THRESHOLDS["vanishing"]:
-        todo = _either("ReLU-family activations" if set(s.get("kinds", ("both",))) - {"below"} else "",
+        todo = _either("" if s.get("relu_family") else "ReLU-family activations",
                        "" if str(s.get("init", "")).startswith(("he_", "xavier_")) else "He/Xavier initialisation",
-                       "fewer layers" if s.get("hidden", 2) > 1 else "", "a larger initialisation")
+                       "fewer layers" if s.get("hidden", 2) > 1 else "", otherwise="a larger initialisation")
         yield _f("vanishing_gradients", "warning", f"The first layer's gradient is {min(ratios):.1e} × the last layer's: the "
                  f"first layers barely learn. Use {todo}.", **ev, limit=THRESHOLDS["vanishing"])
     if ratios and max(ratios) > THRESHOLDS["exploding"]:
@@ -358,7 +358,7 @@ def _setup(model, X, y, optimizer, lr, batch_size, validation_data, seed) -> tup
     kinds = {f.saturates for l in model.layers[:-1] for f, _ in (getattr(l.act, "groups", None) or [(l.act, None)])}
     setup = dict(model=f"FNN {'-'.join(map(str, model.sizes))} [{acts}]", optimizer=opt["name"], opt=opt, lr=lr,
                  batch_size=batch_size, seed=seed, task=model.task, samples=len(Xp), init=model.init,
-                 hidden=len(model.layers) - 1, kinds=tuple(sorted(map(str, kinds))))
+                 hidden=len(model.layers) - 1, relu_family=kinds == {"below"})
     return setup, Xp, yp, val
 
 def diagnose(model:FNN,             # the network to check (never changed: every check runs on a copy)

@@ -208,11 +208,13 @@ def test_shuffled_labels_leave_validation_at_the_trivial_loss(digits, healthy):
 
 def test_confident_mistakes_are_not_chance_validation(digits):
     "A rate too high throws a few answers to extreme confidence: validation loss high, accuracy carried over — not chance."
-    for lr in (0.1, 0.15):   # Adam: validation loss above the trivial loss, yet most answers right
+    seen = 0
+    for lr in (0.1, 0.15, 0.19):   # Adam this fast is chaotic: which rates show the pattern depends on the BLAS kernel
         r = diagnose(net(), digits["X"], digits["y"], lr=lr, validation_data=digits["val"])
-        e = r["short_run"].evidence
-        assert e["val_loss"] > 0.75 * e["trivial_loss"] and e["val_accuracy"] > 0.8
         assert "chance_validation" not in r.codes and "lr_too_high" in r.codes
+        e = r["short_run"].evidence if "short_run" in r else None
+        seen += e is not None and e["val_loss"] > 0.75 * e["trivial_loss"] and e["val_accuracy"] > 0.8
+    assert seen, "no rate gave a high validation loss at a high accuracy: the test no longer tests the veto"
 
 
 def test_an_unstable_run_is_not_called_overfitting(digits):
