@@ -23,9 +23,9 @@ class Verdict:
 EXERCISES = {}  # name -> dict(tutorial, number, title, check, solution, mistakes, wrong, note)
 
 def exercise(tutorial:int, title:str, solution,
-              mistakes=(),   # typical wrong answers as (answer, hint) pairs, or a function returning them
-              wrong=None,    # a function building one more wrong answer (no particular hint)
-              note:str=""):  # the working behind the reference answer, printed by `solution`
+             mistakes=(),   # typical wrong answers as (answer, hint) pairs, or a function returning them
+             wrong=None,    # a function building one more wrong answer (no particular hint)
+             note:str=""):  # the working behind the reference answer, printed by `solution`
     "Register a checker: `solution()` builds a right answer; the tests check that each mistake gets its own hint."
     def register(check):
         name = check.__name__.removeprefix("check_")

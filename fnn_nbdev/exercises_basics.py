@@ -23,12 +23,12 @@ _N_PARAMS_MISTAKES = [
 ]
 
 @exercise(1, "Count the parameters of 784 → 128 → 64 → 10", solution=lambda: _N_PARAMS, mistakes=_N_PARAMS_MISTAKES,
-           note="Each layer n_in → n_out has n_in·n_out weights and n_out biases:\n"
+          note="Each layer n_in → n_out has n_in·n_out weights and n_out biases:\n"
                 "784·128 + 128 + 128·64 + 64 + 64·10 + 10 = 109386")
 def check_n_params(answer):
     "How many trainable numbers has a fully connected network with sizes [784, 128, 64, 10]?"
     return number_verdict(answer, _N_PARAMS, "the number of parameters", mistakes=_N_PARAMS_MISTAKES,
-                   hint="Each layer has a weight matrix (n_in × n_out) *and* a bias vector (n_out): add them up for the three layers.")
+                          hint="Each layer has a weight matrix (n_in × n_out) *and* a bias vector (n_out): add them up for the three layers.")
 
 def _layer_ref(X, W, b): return np.tanh(X @ W + b)
 def _layer_cases():
@@ -44,7 +44,7 @@ _LAYER_MISTAKES = [
 def check_layer_forward(fn):
     "`fn(X, W, b)` must return tanh(X W + b) for a batch X (n, n_in), W (n_in, n_out), b (n_out,)."
     return same_function(fn, _layer_ref, _layer_cases(), "layer_forward", mistakes=_LAYER_MISTAKES,
-                          hint="Compute Z = X @ W + b (b is added to every row), then tanh of it, elementwise.")
+                         hint="Compute Z = X @ W + b (b is added to every row), then tanh of it, elementwise.")
 
 def _leaky_ref(z): return np.where(z > 0, 1.0, 0.1)
 _LEAKY_ZERO_HINT = "Right everywhere except at z = 0 itself: the exercise's convention is 0.1 there (only z > 0 gets slope 1)."
@@ -61,7 +61,7 @@ def check_leaky_relu_derivative(fn):
     r = seeded_rng(2)
     cases = [(np.linspace(-3, 3, 13),), (r.normal(size=(4, 5)),), (np.array([-1e3, -1e-3, 0.0, 1e-3, 1e3]),)]
     v = same_function(fn, _leaky_ref, cases, "leaky_relu_derivative", mistakes=_LEAKY_MISTAKES,
-                       hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1.")
+                      hint="For z > 0 the slope is 1; for z ≤ 0 it is 0.1.")
     if v or not v.message.startswith("The shapes are right"): return v
     off_zero = [np.asarray(call_on_copies(fn, c), dtype=np.float64)[c[0] != 0] for c in cases]
     if all(all_close(g, _leaky_ref(c[0])[c[0] != 0]) for g, c in zip(off_zero, cases)): return Verdict(False, _LEAKY_ZERO_HINT)
@@ -126,7 +126,7 @@ def check_output_delta(fn):
     r = seeded_rng(3)
     cases = [(np.tanh(r.normal(size=(n, k))), r.normal(size=(n, k))) for n, k in ((5, 2), (3, 4), (1, 3))]
     return same_function(fn, _delta_ref, cases, "output_delta", mistakes=_DELTA_MISTAKES,
-                          hint="Chain rule: first ∂L/∂a (the mean runs over all n·k entries), then multiply by tanh′(z), written with a.")
+                         hint="Chain rule: first ∂L/∂a (the mean runs over all n·k entries), then multiply by tanh′(z), written with a.")
 
 def _sig(z): return 1 / (1 + np.exp(-z))
 def _two_layer(X, y, W1, b1, W2, b2, *, scale=None, dsig=True, use_z=False):
@@ -160,7 +160,7 @@ def check_two_layer_grads(fn):
         cases.append((r.normal(size=(n, d)), r.normal(size=(n, k)), r.normal(size=(d, h)), r.normal(size=h),
                       r.normal(size=(h, k)), r.normal(size=k)))
     return same_function(fn, _grads_ref, cases, "two_layer_grads", mistakes=_GRADS_MISTAKES,
-                          hint="δ₂ = 2(a₂ − y)/(n·k); δ₁ = (δ₂W₂ᵀ) ⊙ a₁(1 − a₁); each weight gradient is (input)ᵀδ, each bias gradient "
+                         hint="δ₂ = 2(a₂ − y)/(n·k); δ₁ = (δ₂W₂ᵀ) ⊙ a₁(1 − a₁); each weight gradient is (input)ᵀδ, each bias gradient "
                                "sums δ over the rows.")
 
 def _numgrad_ref(f, x, h=1e-5):
@@ -258,7 +258,7 @@ def _suspect_errors():
 def _bug_name(answer): return str(answer).strip().removeprefix("grad_").replace("₁", "1").replace("₂", "2").upper().replace("B", "b")
 
 @exercise(2, "Find the wrong gradient", solution=lambda: "W2",
-           mistakes=[("W1", "agrees with central differences"), ("b1", "agrees with central differences"),
+          mistakes=[("W1", "agrees with central differences"), ("b1", "agrees with central differences"),
                      ("b2", "agrees with central differences")],
            note="Nudge every entry of each parameter (central differences, as in 2.3 or with gradcheck's loop) and\n"
                 "compare: only grad_W2 disagrees (relative error ≈ 0.4); it is Z1ᵀδ₂ instead of A1ᵀδ₂.\n\n"
@@ -281,11 +281,11 @@ _UNIFORM_MISTAKES = [(0.1, "0.1 is the probability p itself; the loss of a sampl
                      (-math.log(10), "The sign: −log p is positive for p < 1, because log p is negative there.")]
 
 @exercise(3, "The loss of a classifier that knows nothing", solution=lambda: math.log(10), mistakes=_UNIFORM_MISTAKES,
-           note="Every sample pays −log(1/10) = log 10 ≈ 2.302585 (natural log); the mean over samples is the same.")
+          note="Every sample pays −log(1/10) = log 10 ≈ 2.302585 (natural log); the mean over samples is the same.")
 def check_uniform_ce(answer):
     "The cross-entropy loss of a 10-class classifier that gives every class probability 1/10."
     return number_verdict(answer, math.log(10), "the loss", mistakes=_UNIFORM_MISTAKES,
-                   hint="−log p for the true class, with p = 1/10 — natural log.")
+                          hint="−log p for the true class, with p = 1/10 — natural log.")
 
 def _softmax(z):
     e = np.exp(z - z.max(1, keepdims=True))
@@ -325,7 +325,7 @@ def _ce_cases():
 def check_softmax_ce_grad(fn):
     "`fn(z, y)`: ∂L/∂z for logits z (n, k) and integer labels y (n,), L = mean cross-entropy of softmax(z); safe for huge logits."
     return same_function(fn, _ce_grad_ref, _ce_cases(), "softmax_ce_grad", mistakes=_CE_MISTAKES, nonfinite_hint=_STABLE_HINT,
-                          hint="∂L/∂z = (softmax(z) − Y)/n, with Y the one-hot labels and the softmax computed stably.")
+                         hint="∂L/∂z = (softmax(z) − Y)/n, with Y the one-hot labels and the softmax computed stably.")
 
 def _bce_grad_ref(z, y): return (1 / (1 + np.exp(-z)) - y) / z.size
 _BCE_MISTAKES = [(lambda z, y: (1 / (1 + np.exp(-z)) - y), "Off by a factor n: keep the 1/n of the mean."),
@@ -338,7 +338,7 @@ def check_bce_grad(fn):
     r = seeded_rng(7)
     cases = [(r.normal(size=(n, 1)), r.integers(0, 2, size=(n, 1)).astype(float)) for n in (4, 1, 9)]
     return same_function(fn, _bce_grad_ref, cases, "bce_grad", mistakes=_BCE_MISTAKES,
-                          hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
+                         hint="Write ∂L/∂p, multiply by σ′(z) = p(1 − p) and simplify: most factors cancel. Keep the 1/n of the mean.")
 
 # %% ../nbs/34_exercises_basics.ipynb #8b4ef4d9
 def _steps_to_half(loss:str, z0=(-5.0, 5.0), lr=1.0, max_steps=10_000, mse_scale=1.0):
@@ -365,7 +365,7 @@ def _confident_mistakes():
                                                          "the k = 2 entries): use losses.MSE.")]
 
 @exercise(3, "Escaping a confident mistake: cross-entropy against MSE", solution=_confident_ref, mistakes=_confident_mistakes,
-           note=source_text(_steps_to_half))
+          note=source_text(_steps_to_half))
 def check_confident_mistake(answer):
     "`(steps_ce, steps_mse)`: gradient steps (lr = 1, on the logits z = (−5, 5), true class 0) until p > 0.5, for each loss."
     if isinstance(answer, (tuple, list)) and None in answer: return Verdict(False, "Replace `None` with your two step counts.")

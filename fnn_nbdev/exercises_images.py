@@ -81,7 +81,7 @@ def _confusion_cases():
     return [one_way, rates, plain]
 
 @exercise(11, "The two classes mixed up most often", solution=lambda: _most_confused_ref,
-           mistakes=[(_one_way, _ONE_WAY_HINT), (_with_diagonal, _DIAGONAL_HINT), (_from_rates, _RATES_HINT)])
+          mistakes=[(_one_way, _ONE_WAY_HINT), (_with_diagonal, _DIAGONAL_HINT), (_from_rates, _RATES_HINT)])
 def check_most_confused(fn):
     "`fn(C)`: for a confusion matrix C (rows: true class, columns: predicted), the pair of classes (a, b) mixed up most often, both ways."
     from fnn_nbdev.data import DATASETS

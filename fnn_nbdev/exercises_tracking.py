@@ -53,8 +53,8 @@ def _vanishing_mistakes():
     return [((6, relu), _TOP_LAYER_HINT), ((3, relu), _MIDDLE_LAYER_HINT), ((1, _tracked_run({"lr": 1.0})), _STILL_SIGMOID_HINT)]
 
 @exercise(8, "A layer that does not learn: find it in the logged gradients, then fix the run", solution=_vanishing_ref,
-           mistakes=_vanishing_mistakes,
-           note="Layer 1: its gradient norm is about 1/500 of layer 6's at the first epoch, and its weight histogram does not\n"
+          mistakes=_vanishing_mistakes,
+          note="Layer 1: its gradient norm is about 1/500 of layer 6's at the first epoch, and its weight histogram does not\n"
                 "change over the 30 epochs. ReLU with He initialisation (or tanh) lets the gradient reach it:")
 def check_vanishing_fix(answer):
     "`(layer, run)`: the layer of tutorial 8's sick run that hardly learns, and the record of a run that fixes it (same data and layers)."
@@ -116,7 +116,7 @@ def _history_cases():
 def check_best_epoch(fn):
     "`fn(history)`: the 1-based epoch with the highest `val_accuracy` (the first one on ties)."
     return same_function(fn, _best_epoch_ref, _history_cases(), "best_epoch", mistakes=_BEST_EPOCH_MISTAKES,
-                          hint="Find the position of the largest validation accuracy (the first, on ties) and count epochs from 1.")
+                         hint="Find the position of the largest validation accuracy (the first, on ties) and count epochs from 1.")
 
 # %% ../nbs/36_exercises_tracking.ipynb #cf92c4a6
 _STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
@@ -126,7 +126,7 @@ _EARLY_INTERRUPTED = "(b) 'interrupted' is for a run stopped by hand (Ctrl-C, a 
 _EARLY_OTHER = "(b) nothing went wrong: early stopping is a planned end, when the validation loss stops improving."
 
 @exercise(8, "Predict what a run record says", solution=lambda: ("failed", "finished"),
-           mistakes=[(("diverged", "finished"), _TYPO_DIVERGED), (("interrupted", "finished"), _TYPO_OTHER),
+          mistakes=[(("diverged", "finished"), _TYPO_DIVERGED), (("interrupted", "finished"), _TYPO_OTHER),
                      (("failed", "interrupted"), _EARLY_INTERRUPTED), (("failed", "diverged"), _EARLY_OTHER)],
            note="(a) The data set name is checked when the run starts: the run fails before its first epoch, and its record says\n"
                 "'failed' with the ConfigError. (b) Early stopping ends a run normally: 'finished', with fewer epochs than asked.")
@@ -181,12 +181,12 @@ _MEDIAN_MISTAKES = [((1e-4 + 1e-1) / 2, "That is the middle of [1e-4, 0.1] on a 
                     (10 ** -2, "1e-2 is not the middle: log10 runs from −4 to −1, whose middle is −2.5.")]
 
 @exercise(9, "The median of a log-uniform draw", solution=lambda: 10 ** -2.5, mistakes=_MEDIAN_MISTAKES,
-           note="log10 of the draw is uniform on [−4, −1]; its median is −2.5, so the median draw is 10^−2.5 ≈ 0.00316\n"
+          note="log10 of the draw is uniform on [−4, −1]; its median is −2.5, so the median draw is 10^−2.5 ≈ 0.00316\n"
                 "(the geometric mean of the bounds, √(1e-4 · 0.1)).")
 def check_log_uniform_median(answer):
     "The median of `log_uniform_values` between min=1e-4 and max=1e-1."
     return number_verdict(answer, 10 ** -2.5, "the median", rtol=1e-3, mistakes=_MEDIAN_MISTAKES,
-                   hint="log10 of the draw is uniform between −4 and −1: take the median of the exponent, then 10 to that power.")
+                          hint="log10 of the draw is uniform between −4 and −1: take the median of the exponent, then 10 to that power.")
 
 # %% ../nbs/36_exercises_tracking.ipynb #9d7a8e1a
 SEARCH_PROBLEM = {"dataset": "spirals", "n_samples": 600, "epochs": 10, "batch_size": 64}   # tutorial 9's fixed settings
@@ -217,7 +217,7 @@ def _budget_mistakes():
             (_budget_sweep(_WIDE), _WASTED)]
 
 @exercise(9, "Spend a budget of 12 trials well", solution=_budget_ref, mistakes=_budget_mistakes,
-           note=f"Search only where the comparison's good trials were. _NARROW = {_NARROW}:")
+          note=f"Search only where the comparison's good trials were. _NARROW = {_NARROW}:")
 def check_sweep_budget(result):
     "A `SweepResult` of at most 12 trials on tutorial 9's problem whose median trial reaches 0.88 and best 0.95 validation accuracy."
     from fnn_nbdev.experiment import run_experiment
@@ -257,8 +257,8 @@ _XOR_SQUARES = "x1² and x2² give the distance from the centre, the same in all
 _XOR_LINE = "With x1 and x2 alone the network draws one straight line, and no line separates XOR's four quadrants."
 
 @exercise(10, "One feature that makes XOR linear", solution=lambda: ["x1·x2"],
-           mistakes=[(["x1²", "x2²"], _XOR_SQUARES), (["x1", "x2"], _XOR_LINE), (["x1", "x2", "x1·x2"], "not the smallest set")],
-           note="x1·x2 is positive in the quadrants where x1 and x2 have the same sign and negative in the other two: one\n"
+          mistakes=[(["x1²", "x2²"], _XOR_SQUARES), (["x1", "x2"], _XOR_LINE), (["x1", "x2", "x1·x2"], "not the smallest set")],
+          note="x1·x2 is positive in the quadrants where x1 and x2 have the same sign and negative in the other two: one\n"
                 "threshold on it is XOR. The checker trains the network and reports its test loss.")
 def check_xor_features(answer):
     "The smallest set of Playground input features with which a network *without hidden layers* learns 'xor' (test loss < 0.1 in 40 epochs)."

@@ -63,7 +63,7 @@ def _xor_model():
     return m
 
 @exercise(4, "Train a network on XOR", solution=_xor_model,
-           wrong=lambda: __import__("fnn_nbdev.model", fromlist=["FNN"]).FNN([2, 8, 2], "tanh", seed=0))
+          wrong=lambda: __import__("fnn_nbdev.model", fromlist=["FNN"]).FNN([2, 8, 2], "tanh", seed=0))
 def check_xor_model(model):
     "A trained model that classifies fresh XOR points (`make_xor(noise=0.1)`) with at least 95 % accuracy."
     from fnn_nbdev.data import make_xor
@@ -93,7 +93,7 @@ _LR_OPTIONS = {"a": "More epochs do not calm a loss that jumps up and down: at l
                "d": "The same network reaches a low loss at lr = 0.3: it is large enough for the moons."}
 
 @exercise(4, "Diagnose a jumping loss curve, then fix it", solution=lambda: ("b", 0.3),
-           mistakes=[(("a", 3.0), _LR_OPTIONS["a"]), (("c", 3.0), _LR_OPTIONS["c"]), (("d", 3.0), _LR_OPTIONS["d"]),
+          mistakes=[(("a", 3.0), _LR_OPTIONS["a"]), (("c", 3.0), _LR_OPTIONS["c"]), (("d", 3.0), _LR_OPTIONS["d"]),
                      (("b", 3.0), "Then use a smaller one"), (("b", 0.001), "still high")],
            note="(b): each step overshoots the valley, so the loss jumps. A smaller rate — 0.3, a tenth of 3 — trains to a\n"
                 "training loss near 0.08 in 40 epochs (the checker trains it).")
@@ -191,8 +191,8 @@ def _sgd_finder():
     return lr_find(FNN([2, 64, 64, 3], "relu", seed=0), X_tr, y_tr, optimizer="sgd", start_lr=1e-4, num=300, seed=0)
 
 @exercise(5, "Read a learning rate off the LR-finder curve, and check it by training", solution=lambda: 0.1,
-           mistakes=[(1.3, "at or past the bottom of the curve"), (0.001, "flat start of the curve")],
-           note="Take a rate where the smoothed loss is still falling steeply, well below the bottom of the curve\n"
+          mistakes=[(1.3, "at or past the bottom of the curve"), (0.001, "flat start of the curve")],
+          note="Take a rate where the smoothed loss is still falling steeply, well below the bottom of the curve\n"
                 "(about a tenth of the rate at the minimum): lr ≈ 0.1. At the minimum (≈ 1.3) the loss is about to blow up.\n"
                 "The checker trains the race network with SGD at your rate (3 seeds, 30 epochs).")
 def check_lr_pick(lr):
@@ -217,11 +217,11 @@ _HE_MISTAKES = [(math.sqrt(1 / 512), "That is √(1/n_in) (LeCun); He doubles th
                 (math.sqrt(2 / 768), "That is Xavier's √(2/(n_in + n_out)); He uses the fan-in alone: √(2/n_in).")]
 
 @exercise(6, "He initialisation's standard deviation", solution=lambda: math.sqrt(2 / 512), mistakes=_HE_MISTAKES,
-           note="Var(W) = 2/n_in = 2/512, so std = √(2/512) = 0.0625")
+          note="Var(W) = 2/n_in = 2/512, so std = √(2/512) = 0.0625")
 def check_he_std(answer):
     "The standard deviation of `he_normal` weights for a layer with 512 inputs and 256 outputs."
     return number_verdict(answer, math.sqrt(2 / 512), "the standard deviation", rtol=1e-3, mistakes=_HE_MISTAKES,
-                   hint="He: Var(W) = 2 / n_in; the standard deviation is its square root.")
+                          hint="He: Var(W) = 2 / n_in; the standard deviation is its square root.")
 
 def _dead_ref(A): return float(np.mean(np.all(A <= 0, axis=0)))
 _DEAD_MISTAKES = [(lambda A: float(np.mean(A <= 0)), "That is the fraction of zero *entries*. A unit is dead when its whole column is 0: "
@@ -241,18 +241,18 @@ def check_dead_fraction(fn):
         A[:, : u // 3] = 0
         cases.append((A,))
     return same_function(fn, _dead_ref, cases, "dead_fraction", mistakes=_DEAD_MISTAKES,
-                          hint="A unit is dead when its *whole column* is 0; count those columns, divide by the number of columns.")
+                         hint="A unit is dead when its *whole column* is 0; count those columns, divide by the number of columns.")
 
 _XAVIER_MISTAKES = [(math.sqrt(2 / 400), "That is the standard deviation √(2/(n_in + n_out)); U(−l, l) has variance l²/3, so l = √(3·Var)."),
                     (2 / 400, "That is the variance; U(−l, l) has variance l²/3, so l = √(3·Var)."),
                     (math.sqrt(6 / 300), "Xavier uses n_in + n_out = 400, not n_in alone.")]
 
 @exercise(6, "The Xavier uniform bound", solution=lambda: math.sqrt(6 / 400), mistakes=_XAVIER_MISTAKES,
-           note="Var = 2/(300 + 100) = 0.005 and l²/3 = Var, so l = √(6/400) ≈ 0.1225")
+          note="Var = 2/(300 + 100) = 0.005 and l²/3 = Var, so l = √(6/400) ≈ 0.1225")
 def check_xavier_limit(answer):
     "The bound l of `xavier_uniform` (U(−l, l)) for n_in = 300, n_out = 100."
     return number_verdict(answer, math.sqrt(6 / 400), "l", rtol=1e-3, mistakes=_XAVIER_MISTAKES,
-                   hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
+                          hint="Var = 2/(n_in + n_out), and U(−l, l) has variance l²/3, so l = √(3·Var).")
 
 # %% ../nbs/35_exercises_training.ipynb #b760d7a3
 def _moons(seed=0):
@@ -306,7 +306,7 @@ def check_dead_fix(answer):
 
 # %% ../nbs/35_exercises_training.ipynb #404d9cdb
 @exercise(7, "Precision and recall from a confusion matrix", solution=lambda: (35 / 45, 35 / 40),
-           mistakes=[((35 / 40, 35 / 45), "Swapped: precision divides by the column (everything *predicted* as 1), recall by the row."),
+          mistakes=[((35 / 40, 35 / 45), "Swapped: precision divides by the column (everything *predicted* as 1), recall by the row."),
                      ((85 / 100, 85 / 100), "That is the accuracy, (50 + 35)/100: precision and recall are about class 1 only.")],
            note="Class 1: TP = C[1, 1] = 35; predicted 1 = column 1 = 10 + 35 = 45; truly 1 = row 1 = 5 + 35 = 40.\n"
                 "precision = 35/45 ≈ 0.778, recall = 35/40 = 0.875")
@@ -338,7 +338,7 @@ def check_r2(fn):
         y = r.normal(size=n) * s + 3
         cases.append((y, y + r.normal(size=n) * s * 0.5))
     return same_function(fn, _r2_ref, cases, "r2", mistakes=_R2_MISTAKES,
-                          hint="R² compares your squared errors with those of always predicting the mean ȳ: sums, not means, of squares.")
+                         hint="R² compares your squared errors with those of always predicting the mean ȳ: sums, not means, of squares.")
 
 def _cm_ref(y_true, y_pred, k):
     C = np.zeros((k, k), dtype=np.int64)

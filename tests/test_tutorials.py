@@ -99,3 +99,14 @@ def test_each_tutorial_runs_in_under_a_minute():
     assert set(times) == {nb.name for nb in TUTORIALS}, out[-2000:]
     slow = {k: v for k, v in times.items() if v >= 60}
     assert not slow, f"tutorials over 60 s: {slow}"
+
+
+def test_the_exercises_facade_exports_every_public_name_of_the_chapter_modules():
+    "Its `_all_` lists the chapter modules' names by hand: a checker added to one of them must not be left out."
+    import importlib
+    import fnn_nbdev.exercises as facade
+    parts = [importlib.import_module(f"fnn_nbdev.exercises_{m}") for m in ("basics", "training", "tracking", "images", "diagnosis")]
+    want = {"EXERCISES", "Verdict", "solution"} | {n for m in parts for n in m.__all__}
+    assert set(facade.__all__) == want
+    assert all(getattr(facade, n) is getattr(m, n) for m in parts for n in m.__all__)
+    assert {ex["check"].__name__ for ex in EXERCISES.values()} <= set(facade.__all__)
