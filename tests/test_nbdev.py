@@ -62,3 +62,21 @@ def test_every_module_has_its_notebook_and_imports_fast():
              "print(sorted(m for m in ('wandb', 'matplotlib', 'sklearn', 'ipywidgets', 'tqdm') if m in sys.modules))")
     heavy = run([sys.executable, "-c", probe], ROOT)
     assert heavy.stdout.strip() == "[]", f"heavy modules imported eagerly: {heavy.stdout}"
+
+
+def test_each_module_imports_only_modules_of_earlier_notebooks():
+    "The notebooks' numbers are the floors: a module uses only what an earlier notebook exports (the index says so)."
+    import ast, re
+    pkg = ROOT / "fnn_nbdev"
+    number = {}
+    for f in pkg.glob("*.py"):
+        m = re.search(r"File to edit: \.\./nbs/(\d\d)_", f.read_text())
+        if m: number[f.stem] = int(m.group(1))
+    assert len(number) > 30
+    wrong = []
+    for mod, n in number.items():
+        for node in ast.walk(ast.parse((pkg / f"{mod}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                used = node.module.removeprefix("fnn_nbdev.").lstrip(".") if node.level or node.module.startswith("fnn_nbdev.") else None
+                if used in number and number[used] >= n: wrong.append(f"{mod} ({n:02d}) imports {used} ({number[used]:02d})")
+    assert not wrong, wrong
